@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Error objects for lib/common: a library function that fails stores errno
+ * and a message in *errp and returns -1 or NULL; only a tool's main prints
+ * the error and chooses the exit code.
+ */
+#ifndef CK_ERR_H
+#define CK_ERR_H
+
+#include <stdio.h>
+
+struct ck_err {
+	int errnum;	/* errno at the failure, or 0 */
+	int code;	/* optional class, CK_E_* */
+	char *msg;
+};
+
+/* Classes that let a tool pick an exit code without parsing messages. */
+enum {
+	CK_E_GENERIC = 0,
+	CK_E_NOTFOUND,	/* a named object does not exist */
+	CK_E_EXISTS,	/* a named object already exists */
+	CK_E_INVALID,	/* input is malformed */
+	CK_E_BUSY,	/* the object is in use */
+};
+
+#define CK_PRINTF(a, b) __attribute__((format(printf, a, b)))
+
+int ck_err_set(struct ck_err **errp, int errnum, const char *fmt, ...)
+	CK_PRINTF(3, 4);
+int ck_err_setc(struct ck_err **errp, int code, int errnum,
+		const char *fmt, ...) CK_PRINTF(4, 5);
+int ck_err_wrap(struct ck_err **errp, const char *fmt, ...) CK_PRINTF(2, 3);
+int ck_err_code(const struct ck_err *err);
+void ck_err_free(struct ck_err **errp);
+void ck_err_print(const char *tool, const struct ck_err *err);
+
+#define CK_BUG(msg)                                                          \
+	ck_bug(__FILE__, __LINE__, (msg))
+_Noreturn void ck_bug(const char *file, int line, const char *msg);
+
+#endif

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Small helpers every tool uses: memory that aborts on exhaustion, strings,
+ * whole-file reads, atomic writes (temp file, fsync, rename, fsync of the
+ * directory), file locks, recursive removal and logging.
+ */
+#ifndef CK_UTIL_H
+#define CK_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "err.h"
+
+void *ck_xmalloc(size_t n);
+void *ck_xcalloc(size_t n, size_t size);
+void *ck_xrealloc(void *p, size_t n);
+char *ck_xstrdup(const char *s);
+char *ck_xstrndup(const char *s, size_t n);
+char *ck_asprintf(const char *fmt, ...) CK_PRINTF(1, 2);
+char *ck_vasprintf(const char *fmt, va_list ap);
+int ck_has_prefix(const char *s, const char *prefix);
+int ck_has_suffix(const char *s, const char *suffix);
+
+/* A growable byte buffer, always NUL-terminated. */
+struct ck_buf {
+	char *data;
+	size_t len;
+	size_t cap;
+};
+void ck_buf_add(struct ck_buf *b, const void *data, size_t len);
+void ck_buf_addf(struct ck_buf *b, const char *fmt, ...) CK_PRINTF(2, 3);
+void ck_buf_free(struct ck_buf *b);
+
+int ck_mkdir_p(const char *path, mode_t mode, struct ck_err **errp);
+int ck_read_file(const char *path, size_t max, char **data, size_t *len,
+		 struct ck_err **errp);
+int ck_write_file_atomic(const char *path, const void *data, size_t len,
+			 mode_t mode, struct ck_err **errp);
+int ck_fsync_dir(const char *dir, struct ck_err **errp);
+int ck_rm_rf(const char *path, struct ck_err **errp);
+int ck_rm_rf_at(int dirfd, const char *name, struct ck_err **errp);
+int ck_path_exists(const char *path);
+char *ck_random_hex(size_t bytes);
+
+/*
+ * Opens (creating) a lock file and takes an exclusive flock on it. Returns
+ * the descriptor; closing it releases the lock. With nonblock set, a held
+ * lock fails with errno EWOULDBLOCK instead of waiting.
+ */
+int ck_lock(const char *path, int nonblock, struct ck_err **errp);
+void ck_unlock(int fd);
+
+/* Logging to stderr as "tool: level: message". */
+enum ck_log_level {
+	CK_LOG_ERROR = 0,
+	CK_LOG_WARNING,
+	CK_LOG_INFO,
+	CK_LOG_DEBUG,
+};
+void ck_log_init(const char *tool);
+void ck_log_set_level(int level);
+int ck_log_get_level(void);
+const char *ck_log_tool(void);
+void ck_log(int level, const char *fmt, ...) CK_PRINTF(2, 3);
+
+#endif
