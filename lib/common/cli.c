@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Command-line helpers shared by the tools. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "util.h"
+
+void
+ck_cli_misuse(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", ck_log_tool());
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry '%s --help'.\n", ck_log_tool());
+	exit(2);
+}
+
+static char *
+trim(char *s)
+{
+	size_t n;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	n = strlen(s);
+	while (n > 0 && strchr(" \t\r\n", s[n - 1]))
+		s[--n] = '\0';
+	return s;
+}
+
+static char *
+ref_from_json(const char *line, struct ck_err **errp)
+{
+	json_error_t jerr;
+	json_t *j = json_loads(line, 0, &jerr);
+	const char *name, *digest;
+	char *ref = NULL;
+
+	if (j == NULL) {
+		ck_err_setc(errp, CK_E_INVALID, 0, "invalid JSON on stdin: "
+			    "%d:%d: %s", jerr.line, jerr.column, jerr.text);
+		return NULL;
+	}
+	name = json_string_value(json_object_get(j, "name"));
+	digest = json_string_value(json_object_get(j, "digest"));
+	if (name == NULL)
+		ck_err_setc(errp, CK_E_INVALID, 0,
+			    "JSON on stdin has no \"name\"");
+	else if (digest != NULL && strchr(name, '@') == NULL)
+		ref = ck_asprintf("%s@%s", name, digest);
+	else
+		ref = ck_xstrdup(name);
+	json_decref(j);
+	return ref;
+}
+
+char *
+ck_cli_ref(const char *arg, struct ck_err **errp)
+{
+	char *line = NULL, *s, *ref = NULL;
+	size_t cap = 0;
+
+	if (arg != NULL && strcmp(arg, "-") != 0)
+		return ck_xstrdup(arg);
+	while (getline(&line, &cap, stdin) >= 0) {
+		s = trim(line);
+		if (*s == '\0')
+			continue;
+		ref = *s == '{' ? ref_from_json(s, errp) : ck_xstrdup(s);
+		free(line);
+		return ref;
+	}
+	free(line);
+	ck_err_setc(errp, CK_E_INVALID, 0, "no image reference given and "
+		    "none on stdin; pass one as an argument or pipe cpull's "
+		    "output in");
+	return NULL;
+}
+
+int
+ck_cli_progress(int quiet)
+{
+	return !quiet && isatty(STDERR_FILENO);
+}
+
+void
+ck_cli_print_json(json_t *obj)
+{
+	json_dumpf(obj, stdout, JSON_COMPACT);
+	fputc('\n', stdout);
+	fflush(stdout);
+}

@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Command-line helpers shared by the tools: misuse, stdin operands, JSON. */
+#ifndef CK_CLI_H
+#define CK_CLI_H
+
+#include <jansson.h>
+
+#include "err.h"
+
+/* Prints "tool: message" and "Try 'tool --help'." and exits 2. */
+_Noreturn void ck_cli_misuse(const char *fmt, ...) CK_PRINTF(1, 2);
+/*
+ * Returns the image reference given as arg, or read from the first
+ * non-empty line of stdin when arg is NULL or "-". A JSON object line
+ * (cpull --json) gives its "name" and "digest".
+ */
+char *ck_cli_ref(const char *arg, struct ck_err **errp);
+/* Whether progress may be drawn: stderr is a terminal and not quiet. */
+int ck_cli_progress(int quiet);
+/* Writes one compact JSON object and a newline to stdout and flushes. */
+void ck_cli_print_json(json_t *obj);
+
+#endif

@@ -1,0 +1,556 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The overlayfs snapshotter. A snapshot's directories are created before
+ * its record, and its record is removed before its directories, so a
+ * record always names complete directories; directories without a record
+ * are left over from a crash and unused.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "digest.h"
+#include "snapshot.h"
+#include "util.h"
+
+static const char *kind_names[] = { "", "committed", "active", "view" };
+
+int
+ck_sn_open(struct ck_snapshotter *sn, const struct ck_store *st,
+	   const char *name, struct ck_err **errp)
+{
+	char *p;
+	int rc;
+
+	memset(sn, 0, sizeof(*sn));
+	if (name == NULL || *name == '\0')
+		name = "overlayfs";
+	if (strcmp(name, "overlayfs") != 0)
+		return ck_err_setc(errp, CK_E_INVALID, 0,
+				   "unknown snapshotter '%s': use 'overlayfs'",
+				   name);
+	sn->name = ck_xstrdup(name);
+	sn->dir = ck_asprintf("%s/snapshots/%s", st->root, name);
+	p = ck_asprintf("%s/meta", sn->dir);
+	rc = ck_mkdir_p(p, 0700, errp);
+	free(p);
+	if (rc == 0) {
+		p = ck_asprintf("%s/snapshots", sn->dir);
+		rc = ck_mkdir_p(p, 0700, errp);
+		free(p);
+	}
+	if (rc < 0)
+		ck_sn_close(sn);
+	return rc;
+}
+
+void
+ck_sn_close(struct ck_snapshotter *sn)
+{
+	free(sn->name);
+	free(sn->dir);
+	memset(sn, 0, sizeof(*sn));
+}
+
+static char *
+meta_path(const struct ck_snapshotter *sn, const char *key)
+{
+	char *d = ck_sha256_bytes(key, strlen(key));
+	char *p = ck_asprintf("%s/meta/%s.json", sn->dir, ck_digest_hex(d));
+
+	free(d);
+	return p;
+}
+
+static int
+lock_sn(const struct ck_snapshotter *sn, struct ck_err **errp)
+{
+	char *p = ck_asprintf("%s/lock", sn->dir);
+	int fd = ck_lock(p, 0, errp);
+
+	free(p);
+	return fd;
+}
+
+static int
+parse_record(json_t *j, struct ck_snapshot *s)
+{
+	const char *key = json_string_value(json_object_get(j, "key"));
+	const char *id = json_string_value(json_object_get(j, "id"));
+	const char *kind = json_string_value(json_object_get(j, "kind"));
+	const char *parent = json_string_value(json_object_get(j, "parent"));
+	const char *created = json_string_value(json_object_get(j,
+								"created"));
+	int k;
+
+	memset(s, 0, sizeof(*s));
+	if (!key || !id || !kind)
+		return -1;
+	for (k = CK_SNAP_COMMITTED; k <= CK_SNAP_VIEW; k++)
+		if (strcmp(kind, kind_names[k]) == 0)
+			s->kind = (enum ck_snap_kind)k;
+	if (s->kind == 0 || strchr(id, '/') || id[0] == '.')
+		return -1;
+	s->key = ck_xstrdup(key);
+	s->id = ck_xstrdup(id);
+	s->parent = parent ? ck_xstrdup(parent) : NULL;
+	s->created = created ? ck_xstrdup(created) : NULL;
+	return 0;
+}
+
+static int
+read_record(const char *path, struct ck_snapshot *s, struct ck_err **errp)
+{
+	json_error_t jerr;
+	json_t *j = json_load_file(path, 0, &jerr);
+	int rc;
+
+	if (j == NULL) {
+		if (access(path, F_OK) < 0)
+			return ck_err_setc(errp, CK_E_NOTFOUND, ENOENT,
+					   "read '%s'", path);
+		return ck_err_set(errp, 0, "read '%s': %d:%d: %s", path,
+				  jerr.line, jerr.column, jerr.text);
+	}
+	rc = parse_record(j, s);
+	json_decref(j);
+	if (rc < 0)
+		return ck_err_set(errp, 0, "invalid snapshot record '%s'",
+				  path);
+	return 0;
+}
+
+int
+ck_sn_stat(const struct ck_snapshotter *sn, const char *key,
+	   struct ck_snapshot *s, struct ck_err **errp)
+{
+	char *p = meta_path(sn, key);
+	int rc = read_record(p, s, errp);
+
+	free(p);
+	if (rc < 0 && ck_err_code(errp ? *errp : NULL) == CK_E_NOTFOUND)
+		return ck_err_setc(errp, CK_E_NOTFOUND, 0,
+				   "snapshot '%s' not found", key);
+	if (rc == 0 && strcmp(s->key, key) != 0) {
+		ck_snapshot_free(s);
+		return ck_err_set(errp, 0, "snapshot record for '%s' holds "
+				  "another key", key);
+	}
+	return rc;
+}
+
+static int
+write_record(const struct ck_snapshotter *sn, const struct ck_snapshot *s,
+	     struct ck_err **errp)
+{
+	json_t *j = json_object();
+	char *p = meta_path(sn, s->key);
+	char *text;
+	int rc;
+
+	json_object_set_new(j, "key", json_string(s->key));
+	json_object_set_new(j, "id", json_string(s->id));
+	json_object_set_new(j, "kind", json_string(kind_names[s->kind]));
+	if (s->parent)
+		json_object_set_new(j, "parent", json_string(s->parent));
+	if (s->created)
+		json_object_set_new(j, "created", json_string(s->created));
+	text = json_dumps(j, JSON_COMPACT);
+	rc = ck_write_file_atomic(p, text, strlen(text), 0600, errp);
+	free(text);
+	free(p);
+	json_decref(j);
+	return rc;
+}
+
+static int
+make_dirs(const struct ck_snapshotter *sn, const char *id,
+	  struct ck_err **errp)
+{
+	const char *sub[] = { "", "/fs", "/work" };
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		char *p = ck_asprintf("%s/snapshots/%s%s", sn->dir, id,
+				      sub[i]);
+		int rc = mkdir(p, i == 1 ? 0755 : 0700);
+
+		if (rc < 0) {
+			ck_err_set(errp, errno, "mkdir '%s'", p);
+			free(p);
+			return -1;
+		}
+		free(p);
+	}
+	return 0;
+}
+
+int
+ck_sn_prepare(const struct ck_snapshotter *sn, const char *key,
+	      const char *parent, enum ck_snap_kind kind, int *fill_lock,
+	      struct ck_err **errp)
+{
+	struct ck_snapshot s = { 0 }, ps;
+	int lock, rc = -1;
+
+	if (key == NULL || *key == '\0')
+		return ck_err_setc(errp, CK_E_INVALID, 0,
+				   "invalid snapshot key: empty");
+	lock = lock_sn(sn, errp);
+	if (lock < 0)
+		return -1;
+	if (ck_sn_stat(sn, key, &ps, NULL) == 0) {
+		ck_snapshot_free(&ps);
+		ck_err_setc(errp, CK_E_EXISTS, 0,
+			    "snapshot '%s' already exists", key);
+		goto out;
+	}
+	if (parent != NULL) {
+		if (ck_sn_stat(sn, parent, &ps, errp) < 0)
+			goto out;
+		rc = ps.kind == CK_SNAP_COMMITTED ? 0 :
+			ck_err_setc(errp, CK_E_INVALID, 0, "parent '%s' is "
+				    "not a committed snapshot", parent);
+		ck_snapshot_free(&ps);
+		if (rc < 0)
+			goto out;
+	}
+	s.key = (char *)key;
+	s.parent = (char *)parent;
+	s.kind = kind;
+	s.id = ck_random_hex(8);
+	s.created = ck_now_rfc3339();
+	rc = make_dirs(sn, s.id, errp);
+	if (rc == 0 && fill_lock != NULL) {
+		*fill_lock = ck_sn_lock_fill(sn, &s, errp);
+		rc = *fill_lock < 0 ? -1 : 0;
+	}
+	if (rc == 0)
+		rc = write_record(sn, &s, errp);
+	if (rc < 0 && fill_lock != NULL && *fill_lock >= 0) {
+		ck_unlock(*fill_lock);
+		*fill_lock = -1;
+	}
+	free(s.id);
+	free(s.created);
+out:
+	ck_unlock(lock);
+	return rc;
+}
+
+static int
+has_children(const struct ck_snapshotter *sn, const char *key,
+	     const char *id, int *id_shared)
+{
+	char *dir = ck_asprintf("%s/meta", sn->dir);
+	struct dirent *de;
+	DIR *d = opendir(dir);
+	int found = 0;
+
+	*id_shared = 0;
+	while (d && (de = readdir(d)) != NULL) {
+		struct ck_snapshot s;
+		char *p;
+
+		if (!ck_has_suffix(de->d_name, ".json"))
+			continue;
+		p = ck_asprintf("%s/%s", dir, de->d_name);
+		if (read_record(p, &s, NULL) == 0) {
+			if (s.parent && strcmp(s.parent, key) == 0)
+				found = 1;
+			if (strcmp(s.id, id) == 0 && strcmp(s.key, key) != 0)
+				*id_shared = 1;
+			ck_snapshot_free(&s);
+		}
+		free(p);
+	}
+	if (d)
+		closedir(d);
+	free(dir);
+	return found;
+}
+
+static int
+remove_locked(const struct ck_snapshotter *sn, const char *key,
+	      struct ck_err **errp)
+{
+	struct ck_snapshot s;
+	char *meta, *dir;
+	int shared, rc = 0;
+
+	if (ck_sn_stat(sn, key, &s, errp) < 0)
+		return -1;
+	if (has_children(sn, key, s.id, &shared)) {
+		ck_snapshot_free(&s);
+		return ck_err_setc(errp, CK_E_BUSY, 0, "snapshot '%s' has "
+				   "children; remove them first", key);
+	}
+	meta = meta_path(sn, key);
+	if (unlink(meta) < 0)
+		rc = ck_err_set(errp, errno, "remove '%s'", meta);
+	dir = ck_asprintf("%s/snapshots/%s", sn->dir, s.id);
+	if (rc == 0 && !shared)
+		rc = ck_rm_rf(dir, errp);
+	free(dir);
+	free(meta);
+	ck_snapshot_free(&s);
+	return rc;
+}
+
+int
+ck_sn_remove(const struct ck_snapshotter *sn, const char *key,
+	     struct ck_err **errp)
+{
+	int lock = lock_sn(sn, errp);
+	int rc;
+
+	if (lock < 0)
+		return -1;
+	rc = remove_locked(sn, key, errp);
+	ck_unlock(lock);
+	return rc;
+}
+
+int
+ck_sn_commit(const struct ck_snapshotter *sn, const char *name,
+	     const char *key, struct ck_err **errp)
+{
+	struct ck_snapshot s, other;
+	char *meta;
+	int lock, rc = -1;
+
+	lock = lock_sn(sn, errp);
+	if (lock < 0)
+		return -1;
+	if (ck_sn_stat(sn, key, &s, errp) < 0)
+		goto out;
+	if (s.kind != CK_SNAP_ACTIVE) {
+		ck_err_setc(errp, CK_E_INVALID, 0,
+			    "snapshot '%s' is not active", key);
+		ck_snapshot_free(&s);
+		goto out;
+	}
+	if (ck_sn_stat(sn, name, &other, NULL) == 0) {
+		ck_snapshot_free(&other);
+		ck_snapshot_free(&s);
+		rc = remove_locked(sn, key, errp);
+		goto out;
+	}
+	free(s.key);
+	s.key = ck_xstrdup(name);
+	s.kind = CK_SNAP_COMMITTED;
+	/* The new record goes in before the old one goes, so the
+	 * directories always have a record; remove_locked keeps
+	 * directories whose id another record still names. */
+	rc = write_record(sn, &s, errp);
+	meta = meta_path(sn, key);
+	if (rc == 0 && unlink(meta) < 0)
+		rc = ck_err_set(errp, errno, "remove '%s'", meta);
+	free(meta);
+	ck_snapshot_free(&s);
+out:
+	ck_unlock(lock);
+	return rc;
+}
+
+char *
+ck_sn_fs_dir(const struct ck_snapshotter *sn, const struct ck_snapshot *s)
+{
+	return ck_asprintf("%s/snapshots/%s/fs", sn->dir, s->id);
+}
+
+char **
+ck_sn_lowers(const struct ck_snapshotter *sn, const char *key,
+	     struct ck_err **errp)
+{
+	struct ck_snapshot s;
+	char **v = ck_xcalloc(1, sizeof(*v));
+	char *parent = NULL;
+	size_t n = 0;
+
+	if (ck_sn_stat(sn, key, &s, errp) < 0) {
+		free(v);
+		return NULL;
+	}
+	parent = s.parent ? ck_xstrdup(s.parent) : NULL;
+	ck_snapshot_free(&s);
+	while (parent != NULL) {
+		if (ck_sn_stat(sn, parent, &s, errp) < 0) {
+			ck_err_wrap(errp, "parent of '%s'", key);
+			free(parent);
+			ck_strv_free(v);
+			return NULL;
+		}
+		v = ck_xrealloc(v, (n + 2) * sizeof(*v));
+		v[n++] = ck_sn_fs_dir(sn, &s);
+		v[n] = NULL;
+		free(parent);
+		parent = s.parent ? ck_xstrdup(s.parent) : NULL;
+		ck_snapshot_free(&s);
+	}
+	return v;
+}
+
+static void
+set_mount(struct ck_mount *m, const char *type, char *source, char *options)
+{
+	m->type = ck_xstrdup(type);
+	m->source = source;
+	m->options = options;
+}
+
+int
+ck_sn_mounts(const struct ck_snapshotter *sn, const char *key,
+	     struct ck_mount *m, struct ck_err **errp)
+{
+	struct ck_snapshot s;
+	struct ck_buf lower = { 0 };
+	char **lowers;
+	size_t n;
+
+	memset(m, 0, sizeof(*m));
+	if (ck_sn_stat(sn, key, &s, errp) < 0)
+		return -1;
+	lowers = ck_sn_lowers(sn, key, errp);
+	if (lowers == NULL) {
+		ck_snapshot_free(&s);
+		return -1;
+	}
+	for (n = 0; lowers[n]; n++)
+		ck_buf_addf(&lower, "%s%s", n ? ":" : "", lowers[n]);
+	if (s.kind == CK_SNAP_COMMITTED || (s.kind == CK_SNAP_VIEW && n < 2)) {
+		/* overlayfs needs two lower dirs without an upper dir */
+		set_mount(m, "bind", s.kind == CK_SNAP_COMMITTED ?
+			  ck_sn_fs_dir(sn, &s) : ck_xstrdup(n ? lowers[0] :
+			  ck_sn_fs_dir(sn, &s)), ck_xstrdup("ro,rbind"));
+	} else if (s.kind == CK_SNAP_VIEW) {
+		set_mount(m, "overlay", ck_xstrdup("overlay"),
+			  ck_asprintf("lowerdir=%s", lower.data));
+	} else if (n == 0) {
+		set_mount(m, "bind", ck_sn_fs_dir(sn, &s),
+			  ck_xstrdup("rw,rbind"));
+	} else {
+		set_mount(m, "overlay", ck_xstrdup("overlay"),
+			  ck_asprintf("index=off,workdir=%s/snapshots/%s/work,"
+				      "upperdir=%s/snapshots/%s/fs,lowerdir=%s",
+				      sn->dir, s.id, sn->dir, s.id,
+				      lower.data));
+	}
+	ck_buf_free(&lower);
+	ck_strv_free(lowers);
+	ck_snapshot_free(&s);
+	return 0;
+}
+
+int
+ck_sn_mount(const struct ck_snapshotter *sn, const char *key,
+	    const char *target, struct ck_err **errp)
+{
+	struct ck_mount m;
+	int rc = 0;
+
+	if (ck_sn_mounts(sn, key, &m, errp) < 0)
+		return -1;
+	if (strcmp(m.type, "bind") == 0) {
+		if (mount(m.source, target, NULL, MS_BIND | MS_REC, NULL) < 0)
+			rc = ck_err_set(errp, errno, "bind mount '%s' on '%s'",
+					m.source, target);
+		else if (ck_has_prefix(m.options, "ro") &&
+			 mount(NULL, target, NULL,
+			       MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
+			rc = ck_err_set(errp, errno, "remount '%s' read-only",
+					target);
+	} else if (mount("overlay", target, "overlay", 0, m.options) < 0) {
+		rc = ck_err_set(errp, errno, "mount overlay on '%s' (%s)",
+				target, m.options);
+	}
+	ck_mount_free(&m);
+	return rc;
+}
+
+int
+ck_sn_lock_fill(const struct ck_snapshotter *sn, const struct ck_snapshot *s,
+		struct ck_err **errp)
+{
+	char *p = ck_asprintf("%s/snapshots/%s/lock", sn->dir, s->id);
+	int fd = ck_lock(p, 1, errp);
+
+	free(p);
+	return fd;
+}
+
+int
+ck_sn_cleanup(const struct ck_snapshotter *sn, struct ck_err **errp)
+{
+	char *dir = ck_asprintf("%s/meta", sn->dir);
+	struct dirent *de;
+	DIR *d = opendir(dir);
+	int rc = 0;
+
+	while (d && (de = readdir(d)) != NULL) {
+		struct ck_snapshot s;
+		char *p;
+		int fd;
+
+		if (!ck_has_suffix(de->d_name, ".json"))
+			continue;
+		p = ck_asprintf("%s/%s", dir, de->d_name);
+		if (read_record(p, &s, NULL) == 0) {
+			if (s.kind == CK_SNAP_ACTIVE &&
+			    ck_has_prefix(s.key, "extract-")) {
+				fd = ck_sn_lock_fill(sn, &s, NULL);
+				if (fd >= 0) {
+					ck_log(CK_LOG_INFO, "removing "
+					       "unfinished snapshot '%s'",
+					       s.key);
+					rc |= ck_sn_remove(sn, s.key, errp);
+					ck_unlock(fd);
+				}
+			}
+			ck_snapshot_free(&s);
+		}
+		free(p);
+	}
+	if (d)
+		closedir(d);
+	free(dir);
+	return rc ? -1 : 0;
+}
+
+void
+ck_snapshot_free(struct ck_snapshot *s)
+{
+	free(s->key);
+	free(s->id);
+	free(s->parent);
+	free(s->created);
+	memset(s, 0, sizeof(*s));
+}
+
+void
+ck_mount_free(struct ck_mount *m)
+{
+	free(m->type);
+	free(m->source);
+	free(m->options);
+	memset(m, 0, sizeof(*m));
+}
+
+void
+ck_strv_free(char **v)
+{
+	size_t i;
+
+	if (v == NULL)
+		return;
+	for (i = 0; v[i]; i++)
+		free(v[i]);
+	free(v);
+}

@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Snapshots: committed layers, writable snapshots and read-only views
+ * under $CKIT_ROOT/snapshots/<snapshotter>/, as containerd's snapshotters
+ * keep them. Committed layers are keyed by chain ID so images share them.
+ *
+ *   meta/<sha256 of key>.json   one record per snapshot
+ *   snapshots/<id>/fs           the snapshot's files (overlay upper dir)
+ *   snapshots/<id>/work         overlay work dir of a writable snapshot
+ *   snapshots/<id>/lock         held by the process filling the snapshot
+ *
+ * Records change only under the snapshotter's lock and by rename.
+ */
+#ifndef CK_SNAPSHOT_H
+#define CK_SNAPSHOT_H
+
+#include "err.h"
+#include "store.h"
+
+enum ck_snap_kind {
+	CK_SNAP_COMMITTED = 1,
+	CK_SNAP_ACTIVE,
+	CK_SNAP_VIEW,
+};
+
+struct ck_snapshotter {
+	char *name;	/* "overlayfs" */
+	char *dir;	/* <root>/snapshots/<name> */
+};
+
+struct ck_snapshot {
+	char *key;
+	char *id;
+	char *parent;	/* key of the parent, or NULL */
+	enum ck_snap_kind kind;
+	char *created;
+};
+
+/* A mount in the shape of an OCI runtime spec mount. */
+struct ck_mount {
+	char *type;
+	char *source;
+	char *options;	/* comma-separated */
+};
+
+int ck_sn_open(struct ck_snapshotter *sn, const struct ck_store *st,
+	       const char *name, struct ck_err **errp);
+void ck_sn_close(struct ck_snapshotter *sn);
+int ck_sn_stat(const struct ck_snapshotter *sn, const char *key,
+	       struct ck_snapshot *s, struct ck_err **errp);
+/* With fill_lock set, the new snapshot's fill lock is taken before its
+ * record appears and its descriptor stored there. */
+int ck_sn_prepare(const struct ck_snapshotter *sn, const char *key,
+		  const char *parent, enum ck_snap_kind kind, int *fill_lock,
+		  struct ck_err **errp);
+/* Commits the active snapshot key as name. When name already exists (a
+ * concurrent unpack committed the same chain) key is removed instead. */
+int ck_sn_commit(const struct ck_snapshotter *sn, const char *name,
+		 const char *key, struct ck_err **errp);
+/* Removes a snapshot that has no children. */
+int ck_sn_remove(const struct ck_snapshotter *sn, const char *key,
+		 struct ck_err **errp);
+char *ck_sn_fs_dir(const struct ck_snapshotter *sn,
+		   const struct ck_snapshot *s);
+/* Lists the fs dirs of key's parents, nearest first, NULL-terminated. */
+char **ck_sn_lowers(const struct ck_snapshotter *sn, const char *key,
+		    struct ck_err **errp);
+int ck_sn_mounts(const struct ck_snapshotter *sn, const char *key,
+		 struct ck_mount *m, struct ck_err **errp);
+int ck_sn_mount(const struct ck_snapshotter *sn, const char *key,
+		const char *target, struct ck_err **errp);
+/* Removes unfinished snapshots whose writer has gone (killed mid-unpack). */
+int ck_sn_cleanup(const struct ck_snapshotter *sn, struct ck_err **errp);
+/* Locks an active snapshot for its filler; see ck_sn_cleanup. */
+int ck_sn_lock_fill(const struct ck_snapshotter *sn,
+		    const struct ck_snapshot *s, struct ck_err **errp);
+
+void ck_snapshot_free(struct ck_snapshot *s);
+void ck_mount_free(struct ck_mount *m);
+void ck_strv_free(char **v);
+
+#endif

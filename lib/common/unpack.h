@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Unpacking an image: its layers applied in order into committed
+ * snapshots keyed by chain ID, shared by every image with the same layers.
+ */
+#ifndef CK_UNPACK_H
+#define CK_UNPACK_H
+
+#include "err.h"
+#include "snapshot.h"
+#include "store.h"
+
+struct ck_unpack_result {
+	char *chain_id;		/* the top layer's chain ID */
+	size_t layers;
+	size_t applied;		/* layers not found already unpacked */
+};
+
+/* Called before each layer is applied; i counts from 0. */
+typedef void (*ck_unpack_progress_fn)(size_t i, size_t n, const char *digest,
+				      void *arg);
+
+int ck_unpack_image(const struct ck_store *st, const struct ck_snapshotter *sn,
+		    const struct ck_image *img, ck_unpack_progress_fn progress,
+		    void *arg, struct ck_unpack_result *res,
+		    struct ck_err **errp);
+/* Computes the chain ID of an image's top layer without unpacking. */
+char *ck_image_chain_id(const struct ck_store *st, const struct ck_image *img,
+			struct ck_err **errp);
+void ck_unpack_result_free(struct ck_unpack_result *res);
+
+#endif
