@@ -554,3 +554,40 @@ ck_strv_free(char **v)
 		free(v[i]);
 	free(v);
 }
+
+int
+ck_sn_mount_view(const struct ck_snapshotter *sn, const char *key,
+		 const char *target, struct ck_err **errp)
+{
+	struct ck_snapshot s;
+	struct ck_buf lower = { 0 };
+	char **lowers, *top;
+	size_t i;
+	int rc = 0;
+
+	if (ck_sn_stat(sn, key, &s, errp) < 0)
+		return -1;
+	lowers = ck_sn_lowers(sn, key, errp);
+	top = ck_sn_fs_dir(sn, &s);
+	ck_snapshot_free(&s);
+	if (lowers == NULL) {
+		free(top);
+		return -1;
+	}
+	ck_buf_addf(&lower, "lowerdir=%s", top);
+	for (i = 0; lowers[i]; i++)
+		ck_buf_addf(&lower, ":%s", lowers[i]);
+	if (i == 0) {
+		if (mount(top, target, NULL, MS_BIND, NULL) < 0 ||
+		    mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY,
+			  NULL) < 0)
+			rc = ck_err_set(errp, errno, "bind mount '%s'", top);
+	} else if (mount("overlay", target, "overlay", MS_RDONLY,
+			 lower.data) < 0) {
+		rc = ck_err_set(errp, errno, "mount overlay on '%s'", target);
+	}
+	ck_buf_free(&lower);
+	ck_strv_free(lowers);
+	free(top);
+	return rc;
+}

@@ -69,6 +69,9 @@ int ck_sn_mounts(const struct ck_snapshotter *sn, const char *key,
 		 struct ck_mount *m, struct ck_err **errp);
 int ck_sn_mount(const struct ck_snapshotter *sn, const char *key,
 		const char *target, struct ck_err **errp);
+/* Mounts a read-only view of the committed snapshot key on target. */
+int ck_sn_mount_view(const struct ck_snapshotter *sn, const char *key,
+		     const char *target, struct ck_err **errp);
 /* Removes unfinished snapshots whose writer has gone (killed mid-unpack). */
 int ck_sn_cleanup(const struct ck_snapshotter *sn, struct ck_err **errp);
 /* Locks an active snapshot for its filler; see ck_sn_cleanup. */
