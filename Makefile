@@ -26,8 +26,9 @@ else
 Q := @
 endif
 
-# Stop with the module's name when a -dev package is missing.
-ifeq ($(filter clean,$(MAKECMDGOALS)),)
+# Stop with the module's name when a -dev package is missing. check, demo
+# and deps install the packages first and then build in a sub-make.
+ifeq ($(filter clean deps check demo uninstall,$(MAKECMDGOALS)),)
 $(foreach m,$(MODULES),$(if $(shell $(PKG_CONFIG) --exists $(m) && echo y),,\
   $(error pkg-config module '$(m)' not found; run scripts/install-deps)))
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(MODULES))
