@@ -1,2 +1,236 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * cpull: pull an image from a registry into the ckit content store and
+ * record it in a namespace. stdout carries only the result line; logs,
+ * progress and errors go to stderr.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
-int main(void){puts("stub");return 1;}
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "pull.h"
+#include "util.h"
+
+enum {
+	OPT_JSON = 256,
+	OPT_ROOT,
+	OPT_PLATFORM,
+	OPT_PLAIN_HTTP,
+};
+
+struct options {
+	struct pull_opts pull;
+	int quiet;
+	int verbose;
+	int json;
+};
+
+static const char usage_text[] =
+"usage: cpull [-qv] [--json] [--plain-http] [--platform <platform>]\n"
+"             [--root <dir>] [-n <namespace>] <reference>\n"
+"Pull an image from a registry into the content store and print\n"
+"NAME@DIGEST: the normalised name and the digest it resolved to.\n"
+"\n"
+"  -q, --quiet             print only errors on stderr\n"
+"  -v, --verbose           print each step on stderr; twice for debug\n"
+"      --json              print one JSON object instead of NAME@DIGEST\n"
+"      --plain-http        use HTTP, not HTTPS (loopback hosts always do)\n"
+"      --platform <platform>\n"
+"                          os/arch[/variant] to pick from an index\n"
+"                          (default $CKIT_PLATFORM, else this machine's)\n"
+"      --root <dir>        store root (default $CKIT_ROOT, else\n"
+"                          /var/lib/ckit)\n"
+"  -n, --namespace <namespace>\n"
+"                          namespace of the image record (default\n"
+"                          $CKIT_NAMESPACE, else default)\n"
+"  -h, --help              print this help and exit\n"
+"\n"
+"A reference is [host[:port]/]path[:tag][@sha256:<hex>]; a name without a\n"
+"host is on docker.io, and a missing tag is latest.\n"
+"\n"
+"Exit status: 0 pulled, 1 failed, 2 usage error.\n";
+
+static _Noreturn CK_PRINTF(1, 2) void
+usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("cpull: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nTry 'cpull --help'.\n", stderr);
+	exit(2);
+}
+
+/* Names the option getopt_long rejected; for a short one in a bundle
+ * such as "-qz", argv holds the bundle and optopt the letter. */
+static _Noreturn void
+option_error(const char *what, char **argv)
+{
+	const char *arg = argv[optind - 1];
+
+	if (ck_has_prefix(arg, "--"))
+		usage_error("%s '%.*s'", what, (int)strcspn(arg, "="), arg);
+	usage_error("%s '-%c'", what, optopt);
+}
+
+/* Reads $CKIT_STALL_TIMEOUT, seconds a transfer may stay under 1 byte/s. */
+static int
+stall_timeout(long *secs, struct ck_err **errp)
+{
+	const char *s = getenv("CKIT_STALL_TIMEOUT");
+	char *end;
+
+	*secs = 0;
+	if (s == NULL || *s == '\0')
+		return 0;
+	errno = 0;
+	*secs = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || *secs <= 0 || *secs > 86400)
+		return ck_err_setc(errp, CK_E_INVALID, 0, "invalid "
+				   "CKIT_STALL_TIMEOUT '%s': expected seconds "
+				   "from 1 to 86400", s);
+	return 0;
+}
+
+static void
+parse_options(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "plain-http", no_argument, NULL, OPT_PLAIN_HTTP },
+		{ "platform", required_argument, NULL, OPT_PLATFORM },
+		{ "root", required_argument, NULL, OPT_ROOT },
+		{ "namespace", required_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:qvn:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'q':
+			o->quiet = 1;
+			break;
+		case 'v':
+			o->verbose++;
+			break;
+		case OPT_JSON:
+			o->json = 1;
+			break;
+		case OPT_PLAIN_HTTP:
+			o->pull.plain_http = 1;
+			break;
+		case OPT_PLATFORM:
+			o->pull.platform = optarg;
+			break;
+		case OPT_ROOT:
+			o->pull.root = optarg;
+			break;
+		case 'n':
+			o->pull.ns = optarg;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			exit(0);
+		case ':':
+			option_error("missing argument for option", argv);
+		default:
+			option_error("unknown option", argv);
+		}
+	}
+	if (optind == argc)
+		usage_error("missing image reference");
+	if (argc - optind > 1)
+		usage_error("unexpected argument '%s': give one reference",
+			    argv[optind + 1]);
+	o->pull.reference = argv[optind];
+}
+
+static int
+print_json(const struct pull_result *res)
+{
+	json_t *j = json_object();
+	int rc;
+
+	json_object_set_new(j, "name", json_string(res->name));
+	json_object_set_new(j, "digest", json_string(res->digest));
+	json_object_set_new(j, "manifest", json_string(res->manifest));
+	json_object_set_new(j, "platform", res->platform ?
+			    json_string(res->platform) : json_null());
+	json_object_set_new(j, "size", json_integer(res->size));
+	rc = json_dumpf(j, stdout, JSON_COMPACT);
+	json_decref(j);
+	if (rc == 0)
+		rc = fputc('\n', stdout) == EOF ? -1 : 0;
+	return rc;
+}
+
+/* A name from a digest reference already ends in "@<digest>". */
+static int
+print_result(const struct options *o, const struct pull_result *res)
+{
+	int rc;
+
+	if (o->json)
+		rc = print_json(res);
+	else if (strchr(res->name, '@') != NULL)
+		rc = printf("%s\n", res->name) < 0 ? -1 : 0;
+	else
+		rc = printf("%s@%s\n", res->name, res->digest) < 0 ? -1 : 0;
+	if (fflush(stdout) == EOF || rc < 0) {
+		fprintf(stderr, "cpull: write to stdout failed: %s\n",
+			strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
+static int
+run_pull(struct options *o)
+{
+	struct pull_result res;
+	struct ck_err *err = NULL;
+	int status;
+
+	if (stall_timeout(&o->pull.stall_timeout, &err) < 0) {
+		ck_err_print("cpull", err);
+		ck_err_free(&err);
+		return 1;
+	}
+	o->pull.progress = !o->quiet && isatty(STDERR_FILENO);
+	if (pull_image(&o->pull, &res, &err) < 0) {
+		ck_err_print("cpull", err);
+		ck_err_free(&err);
+		return 1;
+	}
+	status = print_result(o, &res);
+	pull_result_free(&res);
+	return status;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct options o = { 0 };
+
+	ck_log_init("cpull");
+	parse_options(argc, argv, &o);
+	if (o.quiet)
+		ck_log_set_level(CK_LOG_ERROR);
+	else if (o.verbose == 1)
+		ck_log_set_level(CK_LOG_INFO);
+	else if (o.verbose > 1)
+		ck_log_set_level(CK_LOG_DEBUG);
+	return run_pull(&o);
+}

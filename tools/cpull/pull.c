@@ -1,0 +1,594 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * cpull's pull. Every blob is staged and verified before the first commit.
+ * Commits go layers, config, manifest, then the index, so a reader that
+ * finds a manifest or index in content/blobs/ finds all it points to.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "digest.h"
+#include "manifest.h"
+#include "platform.h"
+#include "pull.h"
+#include "ref.h"
+#include "registry.h"
+#include "store.h"
+#include "util.h"
+
+struct pull {
+	const struct pull_opts *opts;
+	struct ck_ref ref;
+	char *name;			/* ck_ref_name of the reference */
+	struct ck_store st;
+	int have_store;
+	struct ck_registry *reg;
+	struct ck_platform want;
+	struct ck_descriptor target;	/* what the reference resolved to */
+	int target_is_index;
+	struct ck_descriptor manifest;	/* the platform manifest */
+	char *manifest_data;
+	size_t manifest_len;
+	struct ck_manifest m;
+	char *platform;			/* of the platform manifest */
+};
+
+static int
+pull_open(struct pull *p, const struct pull_opts *opts, struct ck_err **errp)
+{
+	struct ck_registry_opts ro = {
+		.plain_http = opts->plain_http,
+		.stall_timeout = opts->stall_timeout,
+		.user_agent = "ckit-cpull",
+	};
+	int rc;
+
+	p->opts = opts;
+	if (ck_ref_parse(opts->reference, &p->ref, errp) < 0)
+		return -1;
+	p->name = ck_ref_name(&p->ref);
+	if (opts->platform != NULL)
+		rc = ck_platform_parse(opts->platform, &p->want, errp);
+	else
+		rc = ck_platform_default(&p->want, errp);
+	if (rc < 0)
+		return -1;
+	if (ck_store_open(&p->st, opts->root, opts->ns, errp) < 0)
+		return -1;
+	p->have_store = 1;
+	p->reg = ck_registry_open(&p->ref, &ro, errp);
+	return p->reg == NULL ? -1 : 0;
+}
+
+static void
+pull_close(struct pull *p)
+{
+	ck_registry_close(p->reg);
+	if (p->have_store)
+		ck_store_close(&p->st);
+	ck_platform_free(&p->want);
+	ck_descriptor_free(&p->target);
+	ck_descriptor_free(&p->manifest);
+	ck_manifest_free(&p->m);
+	free(p->manifest_data);
+	free(p->platform);
+	free(p->name);
+	ck_ref_free(&p->ref);
+}
+
+/* The body's own mediaType field, or NULL when it has none. */
+static char *
+body_media_type(const char *data, size_t len)
+{
+	json_t *j = json_loadb(data, len, 0, NULL);
+	json_t *mt = json_object_get(j, "mediaType");
+	char *s = NULL;
+
+	if (json_is_string(mt) && *json_string_value(mt) != '\0')
+		s = ck_xstrdup(json_string_value(mt));
+	json_decref(j);
+	return s;
+}
+
+/*
+ * Finds a manifest's kind and media type: the body's mediaType field wins,
+ * then a Content-Type of the same kind, then the body's shape (OCI types).
+ */
+static int
+classify(const char *what, const struct ck_registry_manifest *rm,
+	 char **media_type, struct ck_err **errp)
+{
+	char *sniffed = NULL, *own = body_media_type(rm->data, rm->len);
+	enum ck_kind kind = ck_manifest_sniff(rm->data, rm->len, &sniffed);
+
+	*media_type = NULL;
+	if (kind == CK_KIND_SCHEMA1 ||
+	    ck_media_type_kind(rm->content_type) == CK_KIND_SCHEMA1)
+		ck_err_setc(errp, CK_E_INVALID, 0, "%s is a Docker schema 1 "
+			    "manifest, which is not supported; push the image "
+			    "again with a current Docker or skopeo to convert "
+			    "it to schema 2", what);
+	else if (kind == CK_KIND_UNKNOWN)
+		ck_err_setc(errp, CK_E_INVALID, 0, "%s: the registry returned "
+			    "neither a manifest nor an index", what);
+	else if (own == NULL &&
+		 ck_media_type_kind(rm->content_type) == kind)
+		*media_type = ck_xstrdup(rm->content_type);
+	else
+		*media_type = ck_xstrdup(sniffed);
+	free(sniffed);
+	free(own);
+	return *media_type == NULL ? -1 : (int)kind;
+}
+
+/* Checks the body against the digest requested, else against the
+ * registry's Docker-Content-Digest; got is what the body hashes to. */
+static int
+check_target_digest(const struct pull *p,
+		    const struct ck_registry_manifest *rm, const char *got,
+		    struct ck_err **errp)
+{
+	if (p->ref.digest != NULL && strcmp(got, p->ref.digest) != 0)
+		return ck_err_set(errp, 0, "manifest of '%s' failed "
+				  "verification: expected '%s', got content "
+				  "that hashes to '%s'", p->name,
+				  p->ref.digest, got);
+	if (p->ref.digest == NULL && rm->digest != NULL &&
+	    ck_has_prefix(rm->digest, "sha256:") &&
+	    strcmp(got, rm->digest) != 0)
+		return ck_err_set(errp, 0, "manifest of '%s' failed "
+				  "verification: the registry sent "
+				  "Docker-Content-Digest '%s', but the content "
+				  "hashes to '%s'", p->name, rm->digest, got);
+	return 0;
+}
+
+/* Fetches and verifies what the reference names. */
+static int
+resolve_target(struct pull *p, struct ck_registry_manifest *rm,
+	       struct ck_err **errp)
+{
+	char *got, *what, *media_type = NULL;
+	int kind;
+
+	if (ck_registry_get_manifest(p->reg, ck_ref_object(&p->ref), rm,
+				     errp) < 0)
+		return -1;
+	got = ck_sha256_bytes(rm->data, rm->len);
+	if (check_target_digest(p, rm, got, errp) < 0) {
+		free(got);
+		return -1;
+	}
+	what = ck_asprintf("image '%s'", p->name);
+	kind = classify(what, rm, &media_type, errp);
+	free(what);
+	if (kind < 0) {
+		free(got);
+		return -1;
+	}
+	p->target.media_type = media_type;
+	p->target.digest = got;
+	p->target.size = (int64_t)rm->len;
+	p->target_is_index = kind == CK_KIND_INDEX;
+	ck_log(CK_LOG_INFO, "resolved '%s' to '%s' (%s)", p->name, got,
+	       media_type);
+	return 0;
+}
+
+/* Skips entries without a platform and attestations (unknown/unknown). */
+static int
+usable_entry(const struct ck_index_entry *e, struct ck_platform *have)
+{
+	enum ck_kind kind = ck_media_type_kind(e->desc.media_type);
+
+	if (e->platform == NULL || ck_has_prefix(e->platform, "unknown/"))
+		return 0;
+	if (kind != CK_KIND_MANIFEST && e->desc.media_type[0] != '\0')
+		return 0;
+	return ck_platform_parse(e->platform, have, NULL) == 0;
+}
+
+static int
+no_match_error(const struct pull *p, const struct ck_index_entry *e,
+	       size_t n, struct ck_err **errp)
+{
+	struct ck_platform have;
+	struct ck_buf offered = { 0 };
+	char *want = ck_platform_format(&p->want);
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (!usable_entry(&e[i], &have))
+			continue;
+		ck_buf_addf(&offered, "%s%s", offered.len ? ", " : "",
+			    e[i].platform);
+		ck_platform_free(&have);
+	}
+	ck_err_setc(errp, CK_E_NOTFOUND, 0, "image '%s' has no manifest for "
+		    "platform '%s'; it offers %s%s", p->name, want,
+		    offered.len ? offered.data : "no usable platform",
+		    offered.len ? "; choose one with --platform" : "");
+	ck_buf_free(&offered);
+	free(want);
+	return -1;
+}
+
+/* Picks the entry whose platform ranks highest for p->want. */
+static int
+choose_manifest(struct pull *p, const char *data, size_t len,
+		struct ck_err **errp)
+{
+	struct ck_index_entry *e;
+	struct ck_platform have;
+	size_t n, i, best = 0;
+	int rank, best_rank = 0;
+
+	if (ck_index_parse(data, len, &e, &n, errp) < 0)
+		return ck_err_wrap(errp, "image '%s'", p->name);
+	for (i = 0; i < n; i++) {
+		if (!usable_entry(&e[i], &have))
+			continue;
+		rank = ck_platform_rank(&p->want, &have);
+		ck_platform_free(&have);
+		if (rank > best_rank) {
+			best_rank = rank;
+			best = i;
+		}
+	}
+	if (best_rank == 0) {
+		no_match_error(p, e, n, errp);
+		ck_index_free(e, n);
+		return -1;
+	}
+	ck_descriptor_copy(&p->manifest, &e[best].desc);
+	if (p->manifest.media_type[0] == '\0') {
+		free(p->manifest.media_type);
+		p->manifest.media_type = ck_xstrdup(CK_MT_OCI_MANIFEST);
+	}
+	p->platform = ck_xstrdup(e[best].platform);
+	ck_index_free(e, n);
+	ck_log(CK_LOG_INFO, "chose manifest '%s' for platform '%s'",
+	       p->manifest.digest, p->platform);
+	return 0;
+}
+
+/* Verifies bytes held in memory against their descriptor. */
+static int
+check_bytes(const char *kind, const struct ck_descriptor *d,
+	    const char *data, size_t len, struct ck_err **errp)
+{
+	char *got = ck_sha256_bytes(data, len);
+	int rc = 0;
+
+	if (strcmp(got, d->digest) != 0)
+		rc = ck_err_set(errp, 0, "%s '%s' failed verification: its "
+				"content hashes to '%s'", kind, d->digest, got);
+	else if ((int64_t)len != d->size)
+		rc = ck_err_set(errp, 0, "%s '%s' has %zu bytes, but its "
+				"descriptor says %lld", kind, d->digest, len,
+				(long long)d->size);
+	free(got);
+	return rc;
+}
+
+/* Fetches the chosen platform manifest, unless the store has it. */
+static int
+fetch_platform_manifest(struct pull *p, struct ck_err **errp)
+{
+	struct ck_registry_manifest rm = { 0 };
+	const struct ck_descriptor *d = &p->manifest;
+	char *what = ck_asprintf("manifest '%s'", d->digest), *mt = NULL;
+	int rc = -1;
+
+	if (ck_store_blob_exists(&p->st, d->digest)) {
+		ck_log(CK_LOG_INFO, "%s is already in the store", what);
+		rc = ck_store_blob_read(&p->st, d->digest, CK_MANIFEST_MAX,
+					&rm.data, &rm.len, errp);
+	} else if (ck_registry_get_manifest(p->reg, d->digest, &rm,
+					    errp) == 0) {
+		rc = 0;
+	}
+	if (rc == 0)
+		rc = check_bytes("manifest", d, rm.data, rm.len, errp);
+	if (rc == 0 && classify(what, &rm, &mt, errp) != CK_KIND_MANIFEST)
+		rc = mt ? ck_err_setc(errp, CK_E_INVALID, 0, "%s: a nested "
+				      "index is not supported", what) : -1;
+	if (rc == 0)
+		rc = ck_store_stage_bytes(&p->st, d->digest, rm.data, rm.len,
+					  errp);
+	if (rc == 0) {
+		p->manifest_data = rm.data;
+		p->manifest_len = rm.len;
+		rm.data = NULL;
+	}
+	ck_registry_manifest_free(&rm);
+	free(what);
+	free(mt);
+	return rc;
+}
+
+struct blob_sink {
+	struct ck_ingest *in;
+	struct ck_buf *capture;		/* a copy of the bytes, or NULL */
+	struct progress pg;
+};
+
+static int
+write_blob(void *arg, const void *data, size_t len, struct ck_err **errp)
+{
+	struct blob_sink *s = arg;
+
+	if (ck_ingest_write(s->in, data, len, errp) < 0)
+		return -1;
+	if (s->capture != NULL)
+		ck_buf_add(s->capture, data, len);
+	progress_update(&s->pg, len);
+	return 0;
+}
+
+/*
+ * Streams a blob into the ingest, where ck_ingest_close verifies its size
+ * and digest and stages it. A blob already stored or staged is not
+ * fetched. capture, for a small blob, receives a copy of fetched bytes.
+ */
+static int
+fetch_blob(struct pull *p, const struct ck_descriptor *d, const char *label,
+	   struct ck_buf *capture, struct ck_err **errp)
+{
+	struct blob_sink s = { .capture = capture };
+	int ready;
+
+	progress_start(&s.pg, p->opts->progress, label, d->digest, d->size);
+	s.in = ck_ingest_open(&p->st, d->digest, d->size, &ready, errp);
+	if (s.in == NULL && ready) {
+		ck_log(CK_LOG_INFO, "%s '%s' is already in the store", label,
+		       d->digest);
+		progress_end(&s.pg, "exists");
+		return 0;
+	}
+	if (s.in == NULL ||
+	    ck_registry_get_blob(p->reg, d->digest, write_blob, &s,
+				 errp) < 0) {
+		ck_ingest_abort(s.in);
+		progress_end(&s.pg, "failed");
+		return ck_err_wrap(errp, "%s", label);
+	}
+	if (ck_ingest_close(s.in, errp) < 0) {
+		progress_end(&s.pg, "failed");
+		return ck_err_wrap(errp, "%s", label);
+	}
+	progress_end(&s.pg, "done");
+	ck_log(CK_LOG_INFO, "fetched %s '%s' (%lld bytes)", label, d->digest,
+	       (long long)d->size);
+	return 0;
+}
+
+static int
+write_memory(void *arg, const void *data, size_t len, struct ck_err **errp)
+{
+	struct ck_buf *b = arg;
+
+	if (b->len + len > CK_MANIFEST_MAX)
+		return ck_err_set(errp, 0, "image config is larger than %d "
+				  "bytes", CK_MANIFEST_MAX);
+	ck_buf_add(b, data, len);
+	return 0;
+}
+
+/* Reads the config from blobs/, or fetches it again into memory when an
+ * earlier pull left it staged but not committed. */
+static int
+load_config(struct pull *p, struct ck_buf *cfg, struct ck_err **errp)
+{
+	const struct ck_descriptor *d = &p->m.config;
+	size_t len;
+
+	ck_buf_free(cfg);
+	if (ck_store_blob_read(&p->st, d->digest, CK_MANIFEST_MAX, &cfg->data,
+			       &len, NULL) == 0) {
+		cfg->len = cfg->cap = len;
+		return 0;
+	}
+	if (ck_registry_get_blob(p->reg, d->digest, write_memory, cfg,
+				 errp) < 0)
+		return ck_err_wrap(errp, "config");
+	ck_buf_add(cfg, "", 0);
+	return check_bytes("config", d, cfg->data, cfg->len, errp);
+}
+
+/* Takes the platform of a manifest without an index from its config. */
+static void
+platform_from_config(struct pull *p, const struct ck_buf *cfg)
+{
+	json_t *j = json_loadb(cfg->data, cfg->len, 0, NULL);
+	const char *os = json_string_value(json_object_get(j, "os"));
+	const char *arch = json_string_value(json_object_get(j,
+							     "architecture"));
+	const char *variant = json_string_value(json_object_get(j, "variant"));
+	struct ck_platform have;
+
+	if (os != NULL && arch != NULL && *os != '\0' && *arch != '\0')
+		p->platform = variant && *variant ?
+			ck_asprintf("%s/%s/%s", os, arch, variant) :
+			ck_asprintf("%s/%s", os, arch);
+	json_decref(j);
+	if (p->platform == NULL) {
+		ck_log(CK_LOG_WARNING, "image '%s' does not name its platform",
+		       p->name);
+		return;
+	}
+	if (ck_platform_parse(p->platform, &have, NULL) == 0) {
+		if (ck_platform_rank(&p->want, &have) == 0) {
+			char *want = ck_platform_format(&p->want);
+
+			ck_log(CK_LOG_WARNING, "image '%s' is for platform "
+			       "'%s', not for '%s'", p->name, p->platform,
+			       want);
+			free(want);
+		}
+		ck_platform_free(&have);
+	}
+}
+
+static int
+fetch_blobs(struct pull *p, struct ck_err **errp)
+{
+	struct ck_buf cfg = { 0 };
+	char label[48];
+	size_t i;
+	int need_cfg = p->platform == NULL &&
+		       p->m.config.size <= CK_MANIFEST_MAX;
+
+	if (fetch_blob(p, &p->m.config, "config", need_cfg ? &cfg : NULL,
+		       errp) < 0)
+		goto fail;
+	/* An empty buffer means the config was in the store already. */
+	if (need_cfg && (cfg.data == NULL ||
+			 cfg.len != (size_t)p->m.config.size) &&
+	    load_config(p, &cfg, errp) < 0)
+		goto fail;
+	if (need_cfg)
+		platform_from_config(p, &cfg);
+	ck_buf_free(&cfg);
+	for (i = 0; i < p->m.n_layers; i++) {
+		snprintf(label, sizeof(label), "layer %zu/%zu", i + 1,
+			 p->m.n_layers);
+		if (fetch_blob(p, &p->m.layers[i], label, NULL, errp) < 0)
+			return -1;
+	}
+	return 0;
+fail:
+	ck_buf_free(&cfg);
+	return -1;
+}
+
+/* Commits what fetch staged: layers, config, manifest, index last. */
+static int
+commit_blobs(struct pull *p, struct ck_err **errp)
+{
+	size_t i;
+
+	for (i = 0; i < p->m.n_layers; i++)
+		if (ck_store_commit(&p->st, p->m.layers[i].digest, errp) < 0)
+			return -1;
+	if (ck_store_commit(&p->st, p->m.config.digest, errp) < 0 ||
+	    ck_store_commit(&p->st, p->manifest.digest, errp) < 0)
+		return -1;
+	if (p->target_is_index &&
+	    ck_store_commit(&p->st, p->target.digest, errp) < 0)
+		return -1;
+	return 0;
+}
+
+static int
+record_image(struct pull *p, struct ck_err **errp)
+{
+	struct ck_image img = {
+		.name = p->name,
+		.target = p->target,
+		.manifest = p->manifest,
+		.platform = p->platform,
+		.created = ck_now_rfc3339(),
+	};
+	int rc = ck_image_put(&p->st, &img, errp);
+
+	free(img.created);
+	if (rc < 0)
+		return ck_err_wrap(errp, "record image '%s' in namespace '%s'",
+				   p->name, p->st.ns);
+	return 0;
+}
+
+/* Bytes of the image's blobs, each distinct digest counted once. */
+static int64_t
+image_size(const struct pull *p)
+{
+	int64_t size = p->manifest.size + p->m.config.size;
+	size_t i, j;
+
+	if (p->target_is_index)
+		size += p->target.size;
+	for (i = 0; i < p->m.n_layers; i++) {
+		for (j = 0; j < i; j++)
+			if (strcmp(p->m.layers[i].digest,
+				   p->m.layers[j].digest) == 0)
+				break;
+		if (j == i)
+			size += p->m.layers[i].size;
+	}
+	return size;
+}
+
+static void
+fill_result(const struct pull *p, struct pull_result *res)
+{
+	res->name = ck_xstrdup(p->name);
+	res->digest = ck_xstrdup(p->target.digest);
+	res->manifest = ck_xstrdup(p->manifest.digest);
+	res->platform = p->platform ? ck_xstrdup(p->platform) : NULL;
+	res->size = image_size(p);
+}
+
+/* Finds the platform manifest and keeps its bytes in p->manifest_data. */
+static int
+resolve_manifest(struct pull *p, struct ck_err **errp)
+{
+	struct ck_registry_manifest rm = { 0 };
+	int rc = resolve_target(p, &rm, errp);
+
+	if (rc == 0 && p->target_is_index) {
+		rc = choose_manifest(p, rm.data, rm.len, errp);
+		if (rc == 0)
+			rc = fetch_platform_manifest(p, errp);
+	} else if (rc == 0) {
+		ck_descriptor_copy(&p->manifest, &p->target);
+		p->manifest_data = ck_xmalloc(rm.len + 1);
+		memcpy(p->manifest_data, rm.data, rm.len + 1);
+		p->manifest_len = rm.len;
+	}
+	if (rc == 0 && ck_manifest_parse(p->manifest_data, p->manifest_len,
+					 &p->m, errp) < 0)
+		rc = ck_err_wrap(errp, "manifest '%s'", p->manifest.digest);
+	/* Staged only now, so that an index without a usable platform or
+	 * an invalid manifest leaves nothing behind. */
+	if (rc == 0)
+		rc = ck_store_stage_bytes(&p->st, p->target.digest, rm.data,
+					  rm.len, errp);
+	ck_registry_manifest_free(&rm);
+	return rc;
+}
+
+int
+pull_image(const struct pull_opts *opts, struct pull_result *res,
+	   struct ck_err **errp)
+{
+	struct pull p = { 0 };
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	rc = pull_open(&p, opts, errp);
+	if (rc == 0)
+		rc = resolve_manifest(&p, errp);
+	if (rc == 0)
+		rc = fetch_blobs(&p, errp);
+	if (rc == 0)
+		rc = commit_blobs(&p, errp);
+	if (rc == 0)
+		rc = record_image(&p, errp);
+	if (rc == 0)
+		fill_result(&p, res);
+	pull_close(&p);
+	return rc;
+}
+
+void
+pull_result_free(struct pull_result *res)
+{
+	free(res->name);
+	free(res->digest);
+	free(res->manifest);
+	free(res->platform);
+	memset(res, 0, sizeof(*res));
+}

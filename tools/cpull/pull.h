@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * cpull's pull: resolve a reference at its registry, stage every blob of
+ * the chosen platform, then commit them and record the image. A pull that
+ * fails leaves no blob in content/blobs/ and no image record.
+ */
+#ifndef CPULL_PULL_H
+#define CPULL_PULL_H
+
+#include <stdint.h>
+
+#include "err.h"
+
+struct pull_opts {
+	const char *reference;
+	const char *root;	/* NULL: $CKIT_ROOT or the default */
+	const char *ns;		/* NULL: $CKIT_NAMESPACE or "default" */
+	const char *platform;	/* NULL: this machine or $CKIT_PLATFORM */
+	int plain_http;
+	int progress;		/* draw a progress line per blob on stderr */
+	long stall_timeout;	/* seconds; 0 takes the default */
+};
+
+struct pull_result {
+	char *name;		/* normalised reference, the record's key */
+	char *digest;		/* what the reference resolved to */
+	char *manifest;		/* the platform manifest's digest */
+	char *platform;		/* "os/arch[/variant]", or NULL */
+	int64_t size;		/* bytes of all the image's blobs */
+};
+
+int pull_image(const struct pull_opts *opts, struct pull_result *res,
+	       struct ck_err **errp);
+void pull_result_free(struct pull_result *res);
+
+/* Progress lines on stderr; every call does nothing unless enabled. */
+struct progress {
+	int enabled;
+	const char *label;	/* "layer 1/3" */
+	const char *digest;
+	int64_t total;
+	int64_t done;
+	int64_t last_ms;
+};
+
+void progress_start(struct progress *pg, int enabled, const char *label,
+		    const char *digest, int64_t total);
+void progress_update(struct progress *pg, size_t len);
+/* Ends the line with "done", "exists" or "failed". */
+void progress_end(struct progress *pg, const char *state);
+
+#endif
