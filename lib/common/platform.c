@@ -80,6 +80,11 @@ ck_platform_parse(const char *s, struct ck_platform *p, struct ck_err **errp)
 	int n = 0, i;
 
 	memset(p, 0, sizeof(*p));
+	/* strtok_r skips empty fields, which would read "linux//" as the
+	 * one-part "linux". */
+	if (*copy == '/' || strstr(copy, "//") != NULL ||
+	    (*copy != '\0' && copy[strlen(copy) - 1] == '/'))
+		goto bad;
 	for (tok = strtok_r(copy, "/", &save); tok && n < 4;
 	     tok = strtok_r(NULL, "/", &save))
 		parts[n++] = tok;
