@@ -6,14 +6,13 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <jansson.h>
 
+#include "cli.h"
 #include "pull.h"
 #include "util.h"
 
@@ -56,19 +55,6 @@ static const char usage_text[] =
 "\n"
 "Exit status: 0 pulled, 1 failed, 2 usage error.\n";
 
-static _Noreturn CK_PRINTF(1, 2) void
-usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("cpull: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs("\nTry 'cpull --help'.\n", stderr);
-	exit(2);
-}
-
 /* Names the option getopt_long rejected; for a short one in a bundle
  * such as "-qz", argv holds the bundle and optopt the letter. */
 static _Noreturn void
@@ -77,8 +63,8 @@ option_error(const char *what, char **argv)
 	const char *arg = argv[optind - 1];
 
 	if (ck_has_prefix(arg, "--"))
-		usage_error("%s '%.*s'", what, (int)strcspn(arg, "="), arg);
-	usage_error("%s '-%c'", what, optopt);
+		ck_cli_misuse("%s '%.*s'", what, (int)strcspn(arg, "="), arg);
+	ck_cli_misuse("%s '-%c'", what, optopt);
 }
 
 /* Reads $CKIT_STALL_TIMEOUT, seconds a transfer may stay under 1 byte/s. */
@@ -150,18 +136,17 @@ parse_options(int argc, char **argv, struct options *o)
 		}
 	}
 	if (optind == argc)
-		usage_error("missing image reference");
+		ck_cli_misuse("missing image reference");
 	if (argc - optind > 1)
-		usage_error("unexpected argument '%s': give one reference",
+		ck_cli_misuse("unexpected argument '%s': give one reference",
 			    argv[optind + 1]);
 	o->pull.reference = argv[optind];
 }
 
-static int
+static void
 print_json(const struct pull_result *res)
 {
 	json_t *j = json_object();
-	int rc;
 
 	json_object_set_new(j, "name", json_string(res->name));
 	json_object_set_new(j, "digest", json_string(res->digest));
@@ -169,26 +154,23 @@ print_json(const struct pull_result *res)
 	json_object_set_new(j, "platform", res->platform ?
 			    json_string(res->platform) : json_null());
 	json_object_set_new(j, "size", json_integer(res->size));
-	rc = json_dumpf(j, stdout, JSON_COMPACT);
+	ck_cli_print_json(j);
 	json_decref(j);
-	if (rc == 0)
-		rc = fputc('\n', stdout) == EOF ? -1 : 0;
-	return rc;
 }
 
 /* A name from a digest reference already ends in "@<digest>". */
 static int
 print_result(const struct options *o, const struct pull_result *res)
 {
-	int rc;
+	int rc = 0;
 
 	if (o->json)
-		rc = print_json(res);
+		print_json(res);
 	else if (strchr(res->name, '@') != NULL)
 		rc = printf("%s\n", res->name) < 0 ? -1 : 0;
 	else
 		rc = printf("%s@%s\n", res->name, res->digest) < 0 ? -1 : 0;
-	if (fflush(stdout) == EOF || rc < 0) {
+	if (fflush(stdout) == EOF || ferror(stdout) || rc < 0) {
 		fprintf(stderr, "cpull: write to stdout failed: %s\n",
 			strerror(errno));
 		return 1;
@@ -208,7 +190,7 @@ run_pull(struct options *o)
 		ck_err_free(&err);
 		return 1;
 	}
-	o->pull.progress = !o->quiet && isatty(STDERR_FILENO);
+	o->pull.progress = ck_cli_progress(o->quiet);
 	if (pull_image(&o->pull, &res, &err) < 0) {
 		ck_err_print("cpull", err);
 		ck_err_free(&err);

@@ -377,20 +377,42 @@ write_memory(void *arg, const void *data, size_t len, struct ck_err **errp)
 	return 0;
 }
 
-/* Reads the config from blobs/, or fetches it again into memory when an
- * earlier pull left it staged but not committed. */
+/* Reads a verified copy of the config into cfg from blobs/, or from the
+ * ingest, where an earlier pull that failed left it staged. */
+static int
+read_stored_config(struct pull *p, struct ck_buf *cfg)
+{
+	const struct ck_descriptor *d = &p->m.config;
+	char *staged = ck_asprintf("%s/ingest/%s.staged", p->st.content,
+				   ck_digest_hex(d->digest));
+	char *data = NULL;
+	size_t len;
+	int rc;
+
+	rc = ck_store_blob_read(&p->st, d->digest, CK_MANIFEST_MAX, &data,
+				&len, NULL);
+	if (rc < 0 && ck_read_file(staged, CK_MANIFEST_MAX, &data, &len,
+				   NULL) == 0)
+		rc = check_bytes("config", d, data, len, NULL);
+	if (rc == 0)
+		ck_buf_add(cfg, data, len);
+	free(data);
+	free(staged);
+	return rc;
+}
+
+/* Loads the config of a blob that fetch_blob found ready; it is fetched
+ * again only if a concurrent pull committed it between the two reads. */
 static int
 load_config(struct pull *p, struct ck_buf *cfg, struct ck_err **errp)
 {
 	const struct ck_descriptor *d = &p->m.config;
-	size_t len;
 
 	ck_buf_free(cfg);
-	if (ck_store_blob_read(&p->st, d->digest, CK_MANIFEST_MAX, &cfg->data,
-			       &len, NULL) == 0) {
-		cfg->len = cfg->cap = len;
+	if (read_stored_config(p, cfg) == 0 ||
+	    read_stored_config(p, cfg) == 0)
 		return 0;
-	}
+	ck_buf_free(cfg);
 	if (ck_registry_get_blob(p->reg, d->digest, write_memory, cfg,
 				 errp) < 0)
 		return ck_err_wrap(errp, "config");

@@ -1,0 +1,586 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
+# cpull against the suite registry on 127.0.0.1 and, for bearer tokens,
+# redirects, schema 1, digest headers and stalls, against a small Python
+# server of this file that sits in front of it.
+
+load helpers
+
+setup() {
+	ckit_setup
+	MOCK_PID=
+}
+
+teardown() {
+	if [[ -n $MOCK_PID ]]; then
+		kill "$MOCK_PID" 2>/dev/null || true
+		wait "$MOCK_PID" 2>/dev/null || true
+	fi
+	ckit_teardown
+}
+
+# Print the sha256 digest of the manifest REPO:TAG as skopeo reads it.
+registry_digest() {
+	skopeo inspect --raw --tls-verify=false "docker://$REGISTRY/$1" |
+		sha256sum | sed 's/^\([0-9a-f]*\).*/sha256:\1/'
+}
+
+# Print the image record called NAME in namespace NS (default) as JSON.
+record_of() {
+	jq -c --arg n "$1" '.manifests[] |
+		select(.annotations["org.opencontainers.image.ref.name"] == $n)' \
+		"$CKIT_ROOT/namespaces/${2:-default}/index.json"
+}
+
+record_count() {
+	jq '.manifests | length' "$CKIT_ROOT/namespaces/${1:-default}/index.json"
+}
+
+# Print how many GETs of blobs of REPO the suite registry has logged.
+blob_gets() {
+	grep -c "\"GET /v2/$1/blobs/" "$CKIT_TEST_REGISTRY_LOG" || true
+}
+
+assert_blob() {
+	assert_file_exists "$CKIT_ROOT/content/blobs/sha256/${1#sha256:}" \
+		"blob $1"
+}
+
+# Start the mock registry with the MODES given (comma-separated: auth,
+# redirect, schema1, baddigest, stall) in front of $REGISTRY. Sets
+# MOCK (127.0.0.1:port), MOCK_PID and MOCK_LOG, one line per request.
+start_mock() {
+	local modes=$1 attempt
+
+	write_mock "$BATS_TEST_TMPDIR/mock.py"
+	MOCK_LOG=$BATS_TEST_TMPDIR/mock.log
+	python3 "$BATS_TEST_TMPDIR/mock.py" "$BATS_TEST_TMPDIR/mock.port" \
+		"$REGISTRY" "$modes" "$MOCK_LOG" \
+		>"$BATS_TEST_TMPDIR/mock.err" 2>&1 </dev/null 3>&- &
+	MOCK_PID=$!
+	for ((attempt = 0; attempt < 100; attempt++)); do
+		if [[ -s $BATS_TEST_TMPDIR/mock.port ]]; then
+			MOCK=127.0.0.1:$(<"$BATS_TEST_TMPDIR/mock.port")
+			return 0
+		fi
+		sleep 0.1
+	done
+	cat "$BATS_TEST_TMPDIR/mock.err" >&2
+	return 1
+}
+
+write_mock() {
+	cat >"$1" <<-'EOF'
+	import hashlib, json, sys, time, urllib.error, urllib.parse
+	import urllib.request
+	from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+	PORT_FILE, UPSTREAM, MODES, LOG = sys.argv[1:5]
+	MODES = set(MODES.split(","))
+	TOKEN = "ckit-test-token"
+	SERVICE = 'ckit test, "mock"'
+	SCHEMA1 = json.dumps({"schemaVersion": 1, "name": "test/busybox",
+			      "tag": "old", "architecture": "amd64",
+			      "fsLayers": [], "history": []}).encode()
+
+	class Handler(BaseHTTPRequestHandler):
+	    protocol_version = "HTTP/1.1"
+
+	    def log_message(self, fmt, *args):
+	        pass
+
+	    def record(self):
+	        auth = self.headers.get("Authorization")
+	        with open(LOG, "a") as f:
+	            f.write("%s host=%s auth=%s\n" % (
+	                self.path, self.headers.get("Host"),
+	                "yes" if auth else "no"))
+
+	    def send(self, status, body=b"", headers=()):
+	        self.send_response(status)
+	        for k, v in headers:
+	            self.send_header(k, v)
+	        self.send_header("Content-Length", str(len(body)))
+	        self.end_headers()
+	        self.wfile.write(body)
+
+	    def upstream(self, path):
+	        req = urllib.request.Request("http://" + UPSTREAM + path)
+	        if self.headers.get("Accept"):
+	            req.add_header("Accept", self.headers["Accept"])
+	        try:
+	            with urllib.request.urlopen(req, timeout=10) as r:
+	                return r.status, dict(r.headers), r.read()
+	        except urllib.error.HTTPError as e:
+	            return e.code, dict(e.headers), e.read()
+
+	    def proxy(self, path):
+	        status, hdrs, body = self.upstream(path)
+	        out = [(k, hdrs[k]) for k in ("Content-Type",
+	               "Docker-Content-Digest") if k in hdrs]
+	        if "baddigest" in MODES and "/manifests/" in path:
+	            out = [(k, "sha256:" + "0" * 64 if k ==
+	                    "Docker-Content-Digest" else v) for k, v in out]
+	        self.send(status, body, out)
+
+	    def challenge(self):
+	        port = self.server.server_address[1]
+	        realm = "http://127.0.0.1:%d/token?kind=anonymous" % port
+	        self.send_response(401)
+	        self.send_header("WWW-Authenticate", 'Basic realm="mock, basic"')
+	        self.send_header("WWW-Authenticate",
+	                         'Bearer realm="%s",service="ckit test, '
+	                         '\\"mock\\"", scope="repository:test/busybox:pull",'
+	                         'error="invalid_token"' % realm)
+	        self.send_header("Content-Length", "0")
+	        self.end_headers()
+
+	    def token(self, query):
+	        q = urllib.parse.parse_qs(query)
+	        if (q.get("kind") != ["anonymous"] or q.get("service") !=
+	                [SERVICE] or q.get("scope") !=
+	                ["repository:test/busybox:pull"]):
+	            return self.send(400, b"bad token request")
+	        self.send(200, json.dumps({"token": TOKEN}).encode(),
+	                  [("Content-Type", "application/json")])
+
+	    def stall(self, path):
+	        status, hdrs, body = self.upstream(path)
+	        self.send_response(200)
+	        self.send_header("Content-Length", str(len(body)))
+	        self.end_headers()
+	        self.wfile.write(body[:100])
+	        self.wfile.flush()
+	        time.sleep(20)
+
+	    def do_GET(self):
+	        self.record()
+	        url = urllib.parse.urlsplit(self.path)
+	        path = url.path
+	        if path == "/token":
+	            return self.token(url.query)
+	        if path.startswith("/storage/"):
+	            return self.proxy("/v2/" + path[len("/storage/"):])
+	        if ("auth" in MODES and self.headers.get("Authorization") !=
+	                "Bearer " + TOKEN):
+	            return self.challenge()
+	        if "schema1" in MODES and "/manifests/" in path:
+	            mt = "application/vnd.docker.distribution.manifest.v1+prettyjws"
+	            return self.send(200, SCHEMA1, [("Content-Type", mt)])
+	        if "/blobs/" in path and "redirect" in MODES:
+	            port = self.server.server_address[1]
+	            loc = "http://localhost:%d/storage/%s?sig=secret" % (
+	                port, path[len("/v2/"):])
+	            return self.send(307, b"", [("Location", loc)])
+	        if "/blobs/" in path and "stall" in MODES:
+	            return self.stall(path)
+	        self.proxy(path)
+
+	server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+	server.daemon_threads = True
+	with open(PORT_FILE + ".tmp", "w") as f:
+	    f.write(str(server.server_address[1]))
+	import os
+	os.rename(PORT_FILE + ".tmp", PORT_FILE)
+	server.serve_forever()
+	EOF
+}
+
+@test "cpull --help (stdout) exits 0" {
+	run_tool 0 cpull --help
+	assert_contains "$output" "usage: cpull" "help"
+	assert_contains "$output" "Exit status: 0 pulled, 1 failed, 2 usage" "help"
+	assert_eq "$stderr" "" "stderr"
+}
+
+@test "cpull --bogus (bad option) exits 2" {
+	run_tool 2 cpull --bogus "$REGISTRY/test/busybox"
+	assert_eq "$output" "" "stdout"
+	assert_contains "$stderr" "cpull: unknown option '--bogus'" "stderr"
+	assert_contains "$stderr" "Try 'cpull --help'." "stderr"
+}
+
+@test "cpull (no reference) exits 2" {
+	run_tool 2 cpull
+	assert_contains "$stderr" "cpull: missing image reference" "stderr"
+}
+
+@test "cpull --root (missing argument) exits 2" {
+	run_tool 2 cpull --root
+	assert_contains "$stderr" "cpull: missing argument for option '--root'" \
+		"stderr"
+}
+
+@test "cpull (two references) exits 2" {
+	run_tool 2 cpull "$REGISTRY/test/busybox" "$REGISTRY/test/user"
+	assert_contains "$stderr" "unexpected argument" "stderr"
+}
+
+# A malformed reference is a bad operand value, not misuse: exit 1.
+@test "cpull (malformed reference) exits 1" {
+	run_tool 1 cpull "$REGISTRY/Test/BusyBox"
+	assert_contains "$stderr" "cpull: invalid reference '$REGISTRY/Test/BusyBox'" \
+		"stderr"
+	run_tool 1 cpull "$REGISTRY/test/busybox@sha256:abc"
+	assert_contains "$stderr" "invalid digest 'sha256:abc'" "stderr"
+	assert_eq "$(store_blob_count)" 0 "blob count"
+}
+
+@test "cpull (OCI image) prints name and digest" {
+	requires skopeo
+	local digest
+
+	digest=$(registry_digest test/busybox:latest)
+	run_tool 0 cpull "$REGISTRY/test/busybox"
+	assert_eq "$output" "$REGISTRY/test/busybox:latest@$digest" "stdout"
+	assert_eq "$digest" "$(fixture_digest busybox)" "digest"
+}
+
+@test "cpull (OCI image) stores blobs and record" {
+	local name=$REGISTRY/test/busybox:latest digest record
+
+	run_tool 0 cpull "$REGISTRY/test/busybox"
+	for digest in $(fixture_manifest_digest busybox) \
+		$(fixture_config_digest busybox) $(fixture_layer_digests busybox); do
+		assert_blob "$digest"
+	done
+	assert_eq "$(store_blob_count)" 3 "blob count"
+	record=$(record_of "$name")
+	assert_eq "$(jq -r .digest <<<"$record")" \
+		"$(fixture_manifest_digest busybox)" "record digest"
+	assert_eq "$(jq -r .mediaType <<<"$record")" \
+		application/vnd.oci.image.manifest.v1+json "record media type"
+	assert_eq "$(jq -r '.platform | "\(.os)/\(.architecture)"' <<<"$record")" \
+		linux/amd64 "record platform"
+	assert_eq "$(jq -r '.annotations["io.ckit.image.target.digest"]' <<<"$record")" \
+		"$(fixture_digest busybox)" "record target digest"
+	assert_eq "$(find "$CKIT_ROOT/content/ingest" -type f | wc -l)" 0 \
+		"files left in ingest"
+}
+
+@test "cpull (Docker schema 2) prints digest" {
+	requires skopeo
+	local digest record
+
+	digest=$(registry_digest test/busybox:docker)
+	run_tool 0 cpull "$REGISTRY/test/busybox:docker"
+	assert_eq "$output" "$REGISTRY/test/busybox:docker@$digest" "stdout"
+	assert_blob "$digest"
+	record=$(record_of "$REGISTRY/test/busybox:docker")
+	assert_eq "$(jq -r .mediaType <<<"$record")" \
+		application/vnd.docker.distribution.manifest.v2+json \
+		"record media type"
+	assert_eq "$(jq -r .digest <<<"$record")" "$digest" "record digest"
+	assert_eq "$(store_blob_count)" 3 "blob count"
+}
+
+@test "cpull (by digest) prints the name once" {
+	local digest
+
+	digest=$(fixture_digest busybox)
+	run_tool 0 cpull "$REGISTRY/test/busybox@$digest"
+	assert_eq "$output" "$REGISTRY/test/busybox@$digest" "stdout"
+	assert_eq "$(jq -r .digest <<<"$(record_of "$REGISTRY/test/busybox@$digest")")" \
+		"$digest" "record digest"
+}
+
+@test "cpull (unknown digest) fails not found" {
+	local digest=sha256:$(printf '%064d' 0)
+
+	run_tool 1 cpull "$REGISTRY/test/busybox@$digest"
+	assert_contains "$stderr" "manifest '$digest'" "stderr"
+	assert_contains "$stderr" "not found at registry '$REGISTRY'" "stderr"
+}
+
+@test "cpull then skopeo (oci: namespace) reads it" {
+	requires skopeo
+	local name=$REGISTRY/test/busybox:latest layer
+
+	run_tool 0 cpull "$REGISTRY/test/busybox"
+	run -0 skopeo copy \
+		"oci:$CKIT_ROOT/namespaces/default:$name" \
+		"dir:$BATS_TEST_TMPDIR/copy"
+	for layer in $(fixture_layer_digests busybox); do
+		cmp "$BATS_TEST_TMPDIR/copy/${layer#sha256:}" \
+			"$(fixture_layout busybox)/blobs/sha256/${layer#sha256:}"
+	done
+	assert_eq "$(sha256sum <"$BATS_TEST_TMPDIR/copy/manifest.json" | cut -c1-64)" \
+		"$(fixture_digest busybox | cut -c8-)" "manifest copied by skopeo"
+}
+
+@test "cpull (twice) fetches no blob again" {
+	local before first
+
+	run_tool 0 cpull "$REGISTRY/test/busybox"
+	first=$output
+	before=$(blob_gets test/busybox)
+	CKIT_DEBUG=1 run_tool 0 cpull "$REGISTRY/test/busybox"
+	assert_eq "$output" "$first" "stdout"
+	assert_eq "$(blob_gets test/busybox)" "$before" "blob GETs in registry log"
+	assert_not_contains "$stderr" "/blobs/" "debug output"
+	assert_eq "$(store_blob_count)" 3 "blob count"
+	assert_eq "$(record_count)" 1 "record count"
+}
+
+@test "cpull -n (second namespace) adds no blobs" {
+	local before
+
+	run_tool 0 cpull "$REGISTRY/test/busybox"
+	before=$(blob_gets test/busybox)
+	run_tool 0 cpull -n other "$REGISTRY/test/busybox"
+	assert_eq "$(blob_gets test/busybox)" "$before" "blob GETs in registry log"
+	assert_eq "$(store_blob_count)" 3 "blob count"
+	assert_eq "$(jq -r .digest <<<"$(record_of "$REGISTRY/test/busybox:latest" other)")" \
+		"$(fixture_manifest_digest busybox)" "record in namespace other"
+	assert_eq "$(record_count default)" 1 "records in namespace default"
+}
+
+@test "cpull -n (invalid namespace) exits 1" {
+	run_tool 1 cpull -n 'Bad/NS' "$REGISTRY/test/busybox"
+	assert_contains "$stderr" "invalid namespace 'Bad/NS'" "stderr"
+}
+
+@test "cpull --json (local registry) prints digest" {
+	local size=0 digest
+
+	run_tool 0 cpull --json "$REGISTRY/test/busybox"
+	for digest in $(fixture_manifest_digest busybox) \
+		$(fixture_config_digest busybox) $(fixture_layer_digests busybox); do
+		size=$((size + $(stat -c %s "$CKIT_ROOT/content/blobs/sha256/${digest#sha256:}")))
+	done
+	assert_eq "$(jq -r .name <<<"$output")" "$REGISTRY/test/busybox:latest" "name"
+	assert_eq "$(jq -r .digest <<<"$output")" "$(fixture_digest busybox)" "digest"
+	assert_eq "$(jq -r .manifest <<<"$output")" \
+		"$(fixture_manifest_digest busybox)" "manifest"
+	assert_eq "$(jq -r .platform <<<"$output")" linux/amd64 "platform"
+	assert_eq "$(jq -r .size <<<"$output")" "$size" "size"
+	assert_eq "$(wc -l <<<"$output")" 1 "lines"
+}
+
+@test "cpull (multiarch, host amd64) picks amd64" {
+	[[ $(uname -m) == x86_64 ]] || skip "host is $(uname -m), not x86_64"
+	local index
+
+	index=$(fixture_digest multiarch)
+	run_tool 0 cpull --json "$REGISTRY/test/multiarch"
+	assert_eq "$(jq -r .digest <<<"$output")" "$index" "digest"
+	assert_eq "$(jq -r .manifest <<<"$output")" \
+		"$(fixture_manifest_digest multiarch)" "manifest"
+	assert_eq "$(jq -r .platform <<<"$output")" linux/amd64 "platform"
+	assert_blob "$index"
+	assert_eq "$(store_blob_count)" \
+		"$(($(fixture_layer_digests multiarch | sort -u | wc -l) + 3))" \
+		"blob count (index, manifest, config and layers)"
+}
+
+@test "cpull (CKIT_PLATFORM=linux/arm/v7) picks arm" {
+	local want
+
+	want=$(fixture_blob multiarch "$(fixture_digest multiarch)" | jq -r \
+		'.manifests[] | select(.platform.architecture == "arm") | .digest')
+	CKIT_PLATFORM=linux/arm/v7 run_tool 0 cpull --json "$REGISTRY/test/multiarch"
+	assert_eq "$(jq -r .manifest <<<"$output")" "$want" "manifest"
+	assert_eq "$(jq -r .platform <<<"$output")" linux/arm/v7 "platform"
+}
+
+@test "cpull --platform linux/arm64 picks arm64" {
+	local want record
+
+	want=$(fixture_blob multiarch "$(fixture_digest multiarch)" | jq -r \
+		'.manifests[] | select(.platform.architecture == "arm64") | .digest')
+	run_tool 0 cpull --json --platform linux/arm64 "$REGISTRY/test/multiarch"
+	assert_eq "$(jq -r .manifest <<<"$output")" "$want" "manifest"
+	assert_eq "$(jq -r .platform <<<"$output")" linux/arm64/v8 "platform"
+	record=$(record_of "$REGISTRY/test/multiarch:latest")
+	assert_eq "$(jq -r .digest <<<"$record")" "$want" "record digest"
+	assert_eq "$(jq -r .platform.architecture <<<"$record")" arm64 \
+		"record architecture"
+	assert_blob "$want"
+}
+
+@test "cpull --platform (invalid) exits 1" {
+	run_tool 1 cpull --platform 'linux//' "$REGISTRY/test/multiarch"
+	assert_contains "$stderr" "invalid platform 'linux//'" "stderr"
+}
+
+@test "cpull (otherarch) lists platforms, keeps none" {
+	run_tool 1 cpull --platform linux/amd64 "$REGISTRY/test/otherarch"
+	assert_eq "$output" "" "stdout"
+	assert_contains "$stderr" "has no manifest for platform 'linux/amd64'" \
+		"stderr"
+	assert_contains "$stderr" "linux/arm64" "stderr"
+	assert_contains "$stderr" "linux/s390x" "stderr"
+	assert_contains "$stderr" "--platform" "stderr"
+	assert_eq "$(store_blob_count)" 0 "blob count"
+	assert_eq "$(record_count)" 0 "record count"
+}
+
+@test "cpull (missing tag) fails not found" {
+	run_tool 1 cpull "$REGISTRY/test/busybox:nope"
+	assert_contains "$stderr" "cpull: tag 'nope' of repository 'test/busybox' not found at registry '$REGISTRY'" \
+		"stderr"
+	assert_eq "$(record_count)" 0 "record count"
+}
+
+@test "cpull (missing repository) fails not found" {
+	run_tool 1 cpull "$REGISTRY/test/no-such-repo"
+	assert_contains "$stderr" "not found at registry '$REGISTRY'" "stderr"
+}
+
+@test "cpull (unknown host) fails to resolve" {
+	run_tool 1 cpull ckit-test.invalid/test/busybox
+	assert_contains "$stderr" "could not resolve host 'ckit-test.invalid'" \
+		"stderr"
+	assert_eq "$(store_blob_count)" 0 "blob count"
+}
+
+@test "cpull (closed port) fails to connect" {
+	run_tool 1 cpull 127.0.0.1:1/test/busybox
+	assert_contains "$stderr" "could not connect to '127.0.0.1:1'" "stderr"
+}
+
+@test "cpull (corrupt layer) names both digests" {
+	local layer
+
+	layer=$(fixture_layer_digests corrupt)
+	run_tool 1 cpull "$REGISTRY/test/corrupt"
+	assert_contains "$stderr" "blob '$layer' failed verification" "stderr"
+	assert_contains "$stderr" "hashes to 'sha256:" "stderr"
+	assert_eq "$(store_blob_count)" 0 "blob count"
+	assert_eq "$(record_count)" 0 "record count"
+	assert_eq "$(find "$CKIT_ROOT/content/ingest" -name '*.partial' | wc -l)" \
+		0 "partial files"
+}
+
+@test "cpull (truncated layer) fails, keeps none" {
+	local layer
+
+	layer=$(fixture_layer_digests truncated)
+	run_tool 1 cpull "$REGISTRY/test/truncated"
+	assert_contains "$stderr" "blob '$layer' is truncated" "stderr"
+	assert_eq "$(store_blob_count)" 0 "blob count"
+	assert_eq "$(record_count)" 0 "record count"
+}
+
+@test "cpull (after a failed pull) reuses staged blobs" {
+	local before
+
+	run_tool 1 cpull "$REGISTRY/test/corrupt"
+	before=$(blob_gets test/corrupt)
+	assert_file_exists "$CKIT_ROOT/content/ingest/$(fixture_config_digest corrupt | cut -c8-).staged" \
+		"staged config"
+	run_tool 1 cpull "$REGISTRY/test/corrupt"
+	# Only the damaged layer is fetched again; the config stayed staged.
+	assert_eq "$(blob_gets test/corrupt)" "$((before + 1))" \
+		"blob GETs in registry log"
+	assert_eq "$(store_blob_count)" 0 "blob count"
+}
+
+@test "cpull (multi-layer image) stores all layers" {
+	local digest
+
+	run_tool 0 cpull "$REGISTRY/test/layers"
+	for digest in $(fixture_layer_digests layers); do
+		assert_blob "$digest"
+	done
+	assert_eq "$(store_blob_count)" \
+		"$(($(fixture_layer_digests layers | sort -u | wc -l) + 2))" \
+		"blob count"
+}
+
+@test "cpull (two at once) both succeed" {
+	local dir=$BATS_TEST_TMPDIR pid1 pid2 status1=0 status2=0
+
+	"$CPULL" "$REGISTRY/test/layers" >"$dir/out1" 2>"$dir/err1" &
+	pid1=$!
+	"$CPULL" "$REGISTRY/test/layers" >"$dir/out2" 2>"$dir/err2" &
+	pid2=$!
+	wait "$pid1" || status1=$?
+	wait "$pid2" || status2=$?
+	cat "$dir/err1" "$dir/err2"
+	assert_eq "$status1" 0 "status of the first cpull"
+	assert_eq "$status2" 0 "status of the second cpull"
+	assert_eq "$(<"$dir/out1")" "$(<"$dir/out2")" "stdout"
+	assert_eq "$(<"$dir/out1")" \
+		"$REGISTRY/test/layers:latest@$(fixture_digest layers)" "stdout"
+	assert_eq "$(record_count)" 1 "record count"
+	assert_eq "$(find "$CKIT_ROOT/content/ingest" -type f | wc -l)" 0 \
+		"files left in ingest"
+}
+
+@test "cpull (stderr a pipe) prints no progress" {
+	run_tool 0 cpull "$REGISTRY/test/busybox"
+	assert_eq "$stderr" "" "stderr"
+}
+
+@test "cpull (stderr a terminal) draws progress" {
+	command -v script >/dev/null || skip "requires script (util-linux)"
+
+	run -0 script -qec "'$CPULL' '$REGISTRY/test/busybox'" /dev/null
+	assert_contains "$output" "layer 1/1" "terminal output"
+	assert_contains "$output" "done" "terminal output"
+	run -0 script -qec "'$CPULL' -q '$REGISTRY/test/user'" /dev/null
+	assert_not_contains "$output" "layer 1/" "terminal output with -q"
+}
+
+@test "cpull -v (info) logs each blob" {
+	run_tool 0 cpull -v "$REGISTRY/test/busybox"
+	assert_contains "$stderr" "cpull: info: resolved '$REGISTRY/test/busybox:latest'" \
+		"stderr"
+	assert_contains "$stderr" "fetched layer 1/1" "stderr"
+}
+
+@test "cpull (bearer token) authenticates" {
+	start_mock auth
+	run_tool 0 cpull "$MOCK/test/busybox"
+	assert_eq "$output" "$MOCK/test/busybox:latest@$(fixture_digest busybox)" \
+		"stdout"
+	assert_contains "$(<"$MOCK_LOG")" "/token?kind=anonymous&service=" \
+		"mock log"
+	assert_eq "$(grep -c '^/token' "$MOCK_LOG")" 1 "token requests"
+	assert_not_contains "$(grep '/blobs/' "$MOCK_LOG")" "auth=no" \
+		"blob requests without a token"
+}
+
+@test "cpull (blob redirect) sends no token" {
+	start_mock auth,redirect
+	run_tool 0 cpull "$MOCK/test/busybox"
+	assert_eq "$(store_blob_count)" 3 "blob count"
+	assert_contains "$(<"$MOCK_LOG")" "/storage/test/busybox/blobs/" "mock log"
+	assert_eq "$(grep '^/storage/' "$MOCK_LOG" | grep -c 'auth=yes')" 0 \
+		"storage requests with a token"
+	assert_contains "$(grep '^/storage/' "$MOCK_LOG")" "host=localhost:" \
+		"storage host"
+}
+
+@test "cpull (schema 1 manifest) is rejected" {
+	start_mock schema1
+	run_tool 1 cpull "$MOCK/test/busybox:old"
+	assert_contains "$stderr" "Docker schema 1 manifest, which is not supported" \
+		"stderr"
+	assert_eq "$(store_blob_count)" 0 "blob count"
+}
+
+@test "cpull (wrong Docker-Content-Digest) fails" {
+	start_mock baddigest
+	run_tool 1 cpull "$MOCK/test/busybox"
+	assert_contains "$stderr" "Docker-Content-Digest 'sha256:$(printf '%064d' 0)'" \
+		"stderr"
+	assert_contains "$stderr" "hashes to '$(fixture_digest busybox)'" "stderr"
+	assert_eq "$(store_blob_count)" 0 "blob count"
+}
+
+@test "cpull (stalled transfer) times out" {
+	start_mock stall
+	SECONDS=0
+	CKIT_STALL_TIMEOUT=1 run_tool 1 cpull "$MOCK/test/busybox"
+	assert_contains "$stderr" "timed out" "stderr"
+	((SECONDS < 15))
+	assert_eq "$(store_blob_count)" 0 "blob count"
+	assert_eq "$(record_count)" 0 "record count"
+}
+
+@test "cpull (invalid CKIT_STALL_TIMEOUT) exits 1" {
+	CKIT_STALL_TIMEOUT=soon run_tool 1 cpull "$REGISTRY/test/busybox"
+	assert_contains "$stderr" "invalid CKIT_STALL_TIMEOUT 'soon'" "stderr"
+}
