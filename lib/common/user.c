@@ -212,8 +212,14 @@ ck_user_resolve(const char *rootfs, const char *spec, struct ck_user *u,
 			    "the group to the image", group);
 		goto out;
 	}
-	if (name)
+	/* As containerd since 1.6.18, the primary group is listed among
+	 * the additional ones, so that a process that drops groups keeps
+	 * it; a uid without a passwd entry gets none. */
+	if (name) {
+		u->groups = ck_xmalloc(sizeof(unsigned));
+		u->groups[u->n_groups++] = u->gid;
 		find_additional(rootfs, name, u);
+	}
 	rc = 0;
 out:
 	free(name);

@@ -1,0 +1,151 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
+# cspec: runtime specs from image configs.
+
+load helpers
+load store
+
+SCHEMA=/usr/share/gocode/src/github.com/opencontainers/runtime-spec/schema/config-schema.json
+
+setup() {
+	requires root overlay
+	ckit_setup
+}
+
+teardown() {
+	ckit_teardown
+}
+
+# validate_spec FILE: check FILE against the OCI runtime spec JSON schema.
+validate_spec() {
+	python3 - "$SCHEMA" "$1" <<'PY'
+import json, sys, jsonschema, pathlib
+schema_path = pathlib.Path(sys.argv[1])
+schema = json.loads(schema_path.read_text())
+resolver = jsonschema.RefResolver(schema_path.resolve().as_uri(), schema)
+jsonschema.validate(json.loads(pathlib.Path(sys.argv[2]).read_text()),
+                    schema, resolver=resolver)
+PY
+}
+
+pull_unpack() {
+	pull_fixture "$1"
+	run_tool 0 cunpack "$REGISTRY/test/$1:latest"
+}
+
+@test "cspec --help prints usage" {
+	run_tool 0 cspec --help
+	assert_contains "$output" "usage: cspec"
+	assert_contains "$output" "--entrypoint"
+}
+
+@test "cspec --bogus (bad option) exits 2" {
+	run_tool 2 cspec --bogus
+	assert_contains "$stderr" "cspec: invalid option '--bogus'"
+}
+
+@test "cspec --cwd relative exits 2" {
+	run_tool 2 cspec --cwd tmp --image x
+	assert_contains "$stderr" "invalid --cwd 'tmp'"
+}
+
+@test "cspec busybox writes a valid spec" {
+	pull_unpack busybox
+	run_tool 0 cspec --image "$REGISTRY/test/busybox:latest" -o "$BATS_TEST_TMPDIR/config.json"
+	validate_spec "$BATS_TEST_TMPDIR/config.json"
+	local s=$BATS_TEST_TMPDIR/config.json
+	assert_eq "$(jq -c .process.args "$s")" '["sh"]' "args"
+	assert_eq "$(jq -r .root.path "$s")" rootfs "root path"
+	assert_eq "$(jq -r '.process.env[0]' "$s")" "PATH=/usr/sbin:/usr/bin:/sbin:/bin" "PATH"
+	assert_eq "$(jq -r '[.linux.namespaces[].type] | join(",")' "$s")" \
+		"pid,ipc,uts,mount,network" "namespaces"
+	assert_contains "$(jq -r '.process.capabilities.bounding | join(",")' "$s")" \
+		"CAP_NET_BIND_SERVICE" "capabilities"
+	assert_eq "$(jq -r '.mounts | map(.destination) | join(",")' "$s")" \
+		"/proc,/dev,/dev/pts,/dev/shm,/dev/mqueue,/sys,/run" "mounts"
+}
+
+@test "cspec -- ARGS replace Cmd and keep Entrypoint" {
+	pull_unpack user
+	run_tool 0 cspec --image "$REGISTRY/test/user:latest" -- "echo hi"
+	assert_eq "$(jq -c .process.args <<<"$output")" '["/bin/sh","-c","echo hi"]' "args"
+}
+
+@test "cspec --entrypoint replaces Entrypoint and Cmd" {
+	pull_unpack user
+	run_tool 0 cspec --entrypoint /bin/echo --image "$REGISTRY/test/user:latest" -- hi
+	assert_eq "$(jq -c .process.args <<<"$output")" '["/bin/echo","hi"]' "args"
+}
+
+@test "cspec test/user resolves User from /etc/passwd" {
+	pull_unpack user
+	run_tool 0 cspec --image "$REGISTRY/test/user:latest" -o "$BATS_TEST_TMPDIR/c.json"
+	validate_spec "$BATS_TEST_TMPDIR/c.json"
+	assert_eq "$(jq -c .process.user "$BATS_TEST_TMPDIR/c.json")" \
+		'{"uid":1000,"gid":1000,"additionalGids":[1000,2000]}' "user"
+	assert_eq "$(jq -r .process.cwd "$BATS_TEST_TMPDIR/c.json")" /home/app "cwd"
+}
+
+@test "cspec -u forms resolve like Docker" {
+	pull_unpack busybox
+	local ref=$REGISTRY/test/busybox:latest
+	run_tool 0 cspec -u 1001 --image "$ref"
+	assert_eq "$(jq -c .process.user <<<"$output")" '{"uid":1001,"gid":0}' "uid without entry"
+	run_tool 0 cspec -u app --image "$ref"
+	assert_eq "$(jq -c .process.user <<<"$output")" \
+		'{"uid":1000,"gid":1000,"additionalGids":[1000,2000]}' "name"
+	run_tool 0 cspec -u app:extra --image "$ref"
+	assert_eq "$(jq -c .process.user <<<"$output")" \
+		'{"uid":1000,"gid":2000,"additionalGids":[2000]}' "name:group"
+	run_tool 0 cspec -u 5:7 --image "$ref"
+	assert_eq "$(jq -c .process.user <<<"$output")" '{"uid":5,"gid":7}' "uid:gid"
+	run_tool 1 cspec -u nosuch --image "$ref"
+	assert_contains "$stderr" "user 'nosuch' not found in the image's /etc/passwd"
+	run_tool 1 cspec -u app:nosuchgroup --image "$ref"
+	assert_contains "$stderr" "group 'nosuchgroup' not found"
+}
+
+@test "cspec --env, --cwd, --tty, --hostname override" {
+	pull_unpack busybox
+	run_tool 0 cspec -e PATH=/x -e A=1 --cwd /tmp -t --hostname h1 --read-only \
+		--image "$REGISTRY/test/busybox:latest"
+	assert_eq "$(jq -c .process.env <<<"$output")" '["PATH=/x","A=1"]' "env"
+	assert_eq "$(jq -r .process.cwd <<<"$output")" /tmp "cwd"
+	assert_eq "$(jq -r .process.terminal <<<"$output")" true "terminal"
+	assert_eq "$(jq -r .hostname <<<"$output")" h1 "hostname"
+	assert_eq "$(jq -r .root.readonly <<<"$output")" true "readonly"
+}
+
+@test "cspec (image not unpacked) tells to run cunpack" {
+	pull_fixture busybox
+	run_tool 1 cspec --image "$REGISTRY/test/busybox:latest"
+	assert_contains "$stderr" "is not unpacked; run 'cunpack"
+}
+
+@test "cspec (absolute /etc/passwd symlink) resolves in the image" {
+	pull_unpack busybox
+	local root=$BATS_TEST_TMPDIR/rootfs
+	mkdir -p "$root/etc" "$root/usr/share"
+	printf 'svc:x:4242:4343::/:/bin/sh\n' >"$root/usr/share/passwd"
+	ln -s /usr/share/passwd "$root/etc/passwd"
+	# An escape through .. or an absolute path stays inside the root.
+	ln -s ../../../../../../etc/group "$root/etc/group"
+	run_tool 0 cspec --rootfs "$root" -u svc --image "$REGISTRY/test/busybox:latest"
+	assert_eq "$(jq -c .process.user <<<"$output")" \
+		'{"uid":4242,"gid":4343,"additionalGids":[4343]}' "user"
+	assert_eq "$(jq -r .root.path <<<"$output")" "$root" "root path"
+	run_tool 1 cspec --rootfs "$root" -u svc:root --image "$REGISTRY/test/busybox:latest"
+	assert_contains "$stderr" "group 'root' not found"
+}
+
+@test "cspec (no Entrypoint, no Cmd) fails clearly" {
+	requires skopeo
+	local src=$BATS_TEST_TMPDIR/nocmd
+	cp -a "$(fixture_layout busybox)" "$src"
+	umoci config --image "$src:latest" --clear=config.cmd --tag latest
+	skopeo copy -q --dest-tls-verify=false "oci:$src:latest" \
+		"docker://$REGISTRY/test/nocmd:latest"
+	pull_unpack nocmd
+	run_tool 1 cspec --image "$REGISTRY/test/nocmd:latest"
+	assert_contains "$stderr" "no command"
+}

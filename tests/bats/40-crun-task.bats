@@ -1,0 +1,169 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
+# crun-task run and delete through runc.
+
+load helpers
+load store
+
+setup() {
+	requires root overlay runc
+	ckit_setup
+	pull_fixture busybox
+	IMG=$REGISTRY/test/busybox:latest
+}
+
+teardown() {
+	ckit_teardown
+}
+
+@test "crun-task --help prints usage" {
+	run_tool 0 crun-task --help
+	assert_contains "$output" "usage: crun-task run"
+	assert_contains "$output" "125"
+}
+
+@test "crun-task (no command) exits 2" {
+	run_tool 2 crun-task
+	assert_contains "$stderr" "crun-task: missing command"
+}
+
+@test "crun-task run --bogus (bad option) exits 2" {
+	run_tool 2 crun-task run --bogus "$IMG" c1
+	assert_contains "$stderr" "invalid option '--bogus'"
+}
+
+@test "crun-task run (bad ID) fails naming it" {
+	run_tool 125 crun-task run --rm "$IMG" 'bad/id' true
+	assert_contains "$stderr" "invalid container ID 'bad/id'"
+}
+
+@test "crun-task run prints from inside the container" {
+	run_tool 0 crun-task run --rm "$IMG" c1 sh -c 'echo hello from $(hostname)'
+	assert_eq "$output" "hello from c1" "stdout"
+}
+
+@test "crun-task run passes exit codes 0, 1 and 42" {
+	local code
+	for code in 0 1 42; do
+		run_tool "$code" crun-task run --rm "$IMG" "c$code" sh -c "exit $code"
+	done
+}
+
+@test "crun-task run (killed by SIGKILL) exits 137" {
+	"$CRUN_TASK" run --rm "$IMG" victim sleep 30 &
+	local pid=$! i
+	for ((i = 0; i < 200; i++)); do
+		[[ -s $CKIT_STATE/default/victim/init.pid ]] && break
+		sleep 0.05
+	done
+	sleep 0.2
+	kill -KILL "$(cat "$CKIT_STATE/default/victim/init.pid")"
+	local rc=0
+	wait "$pid" || rc=$?
+	assert_eq "$rc" 137 "exit status"
+}
+
+@test "crun-task run forwards SIGTERM to the container" {
+	"$CRUN_TASK" run --rm "$IMG" term sh -c 'trap "exit 7" TERM; while :; do sleep 0.1; done' &
+	local pid=$! i
+	for ((i = 0; i < 200; i++)); do
+		[[ -s $CKIT_STATE/default/term/init.pid ]] && break
+		sleep 0.05
+	done
+	sleep 0.3
+	kill -TERM "$pid"
+	local rc=0
+	wait "$pid" || rc=$?
+	assert_eq "$rc" 7 "exit status"
+}
+
+@test "crun-task run pipes stdin through" {
+	run_tool 0 crun-task run --rm "$IMG" cat1 cat <<<"piped text"
+	assert_eq "$output" "piped text" "stdout"
+}
+
+@test "crun-task run keeps stderr apart" {
+	run_tool 3 crun-task run --rm "$IMG" err1 sh -c 'echo out; echo err >&2; exit 3'
+	assert_eq "$output" "out" "stdout"
+	assert_eq "$stderr" "err" "stderr"
+}
+
+@test "crun-task run (command not found) exits 127" {
+	run_tool 127 crun-task run --rm "$IMG" nf1 /no/such/command
+	assert_contains "$stderr" "crun-task: run container 'nf1'"
+	assert_file_not_exists "$CKIT_ROOT/namespaces/default/containers/nf1.json"
+}
+
+@test "crun-task run --rm leaves no container, snapshot or mount" {
+	run_tool 0 crun-task run --rm "$IMG" gone true
+	assert_file_not_exists "$CKIT_ROOT/namespaces/default/containers/gone.json"
+	assert_file_not_exists "$CKIT_STATE/default/gone"
+	run snapshot_keys
+	assert_not_contains "$output" "default/gone" "snapshot keys"
+	run findmnt -rn -o TARGET
+	assert_not_contains "$output" "$BATS_TEST_TMPDIR" "mounts"
+}
+
+@test "crun-task run (no --rm) keeps the container until delete" {
+	run_tool 0 crun-task run "$IMG" kept sh -c 'echo data >/kept.txt'
+	assert_file_exists "$CKIT_ROOT/namespaces/default/containers/kept.json"
+	assert_eq "$(cat "$(snapshot_fs default/kept)/kept.txt")" data "written file"
+	run_tool 125 crun-task run "$IMG" kept true
+	assert_contains "$stderr" "container 'kept' already exists"
+	run_tool 0 crun-task delete kept
+	assert_file_not_exists "$CKIT_ROOT/namespaces/default/containers/kept.json"
+	run snapshot_keys
+	assert_not_contains "$output" "default/kept" "snapshot keys"
+	run_tool 1 crun-task delete kept
+	assert_contains "$stderr" "container 'kept' not found"
+}
+
+@test "crun-task run (two namespaces) allows the same ID" {
+	run_tool 0 crun-task run "$IMG" same true
+	CKIT_NAMESPACE=other run_tool 1 cunpack "$IMG"
+	CKIT_NAMESPACE=other run_tool 0 cpull "$IMG"
+	CKIT_NAMESPACE=other run_tool 0 crun-task run --rm "$IMG" same sh -c 'echo other'
+	assert_eq "$output" other "stdout"
+	assert_file_exists "$CKIT_ROOT/namespaces/default/containers/same.json"
+}
+
+@test "crun-task run --read-only makes / unwritable" {
+	run_tool 1 crun-task run --rm --read-only "$IMG" ro1 touch /x
+	assert_contains "$stderr" "Read-only file system"
+}
+
+@test "crun-task run --spec uses a spec from cspec" {
+	run_tool 0 cunpack "$IMG"
+	run_tool 0 cspec --image "$IMG" -e GREETING=spec -o "$BATS_TEST_TMPDIR/s.json" \
+		-- sh -c 'echo $GREETING'
+	run_tool 0 crun-task run --rm --spec "$BATS_TEST_TMPDIR/s.json" "$IMG" sp1
+	assert_eq "$output" spec "stdout"
+}
+
+@test "crun-task run -u app runs as that user" {
+	run_tool 0 crun-task run --rm -u app "$IMG" u1 id
+	assert_eq "$output" "uid=1000(app) gid=1000(app) groups=1000(app),2000(extra)" "id"
+}
+
+@test "crun-task run (image not pulled) fails with 125" {
+	run_tool 125 crun-task run --rm "$REGISTRY/test/user:latest" np1 true
+	assert_contains "$stderr" "not found"
+}
+
+@test "crun-task delete (killed run) cleans up" {
+	"$CRUN_TASK" run "$IMG" dead sleep 30 &
+	local pid=$! i
+	for ((i = 0; i < 200; i++)); do
+		[[ -s $CKIT_STATE/default/dead/init.pid ]] && break
+		sleep 0.05
+	done
+	sleep 0.2
+	kill -KILL "$pid"
+	wait "$pid" || true
+	run_tool 0 crun-task delete dead
+	assert_file_not_exists "$CKIT_STATE/default/dead"
+	assert_file_not_exists "$CKIT_ROOT/namespaces/default/containers/dead.json"
+	run findmnt -rn -o TARGET
+	assert_not_contains "$output" "$CKIT_STATE/default/dead" "mounts"
+	run_tool 0 crun-task run --rm "$IMG" dead true
+}

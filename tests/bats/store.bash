@@ -1,0 +1,83 @@
+# SPDX-License-Identifier: Apache-2.0
+# Helpers that read ckit's store layout directly, as docs/architecture.md
+# describes it, so tests check the on-disk format and not only the tools.
+
+# pull_fixture NAME [TAG]: pull $REGISTRY/test/NAME:TAG into the test store
+# and leave cpull's output line in $output.
+pull_fixture() {
+	run_tool 0 cpull "$REGISTRY/test/$1:${2:-latest}"
+}
+
+# snapshot_meta KEY: print the path of the snapshot record of KEY.
+snapshot_meta() {
+	local hash
+
+	hash=$(printf '%s' "$1" | sha256sum | cut -c1-64)
+	echo "$CKIT_ROOT/snapshots/overlayfs/meta/$hash.json"
+}
+
+# snapshot_fs KEY: print the fs directory of snapshot KEY.
+snapshot_fs() {
+	local id
+
+	id=$(jq -r .id "$(snapshot_meta "$1")")
+	echo "$CKIT_ROOT/snapshots/overlayfs/snapshots/$id/fs"
+}
+
+# mount_chain CHAIN_ID DIR: mount a read-only overlay of the committed
+# snapshot CHAIN_ID and its parents on DIR, built from the records alone.
+mount_chain() {
+	local key=$1 dir=$2 lower="" meta
+
+	while [[ -n $key && $key != null ]]; do
+		meta=$(snapshot_meta "$key")
+		[[ -f $meta ]] || { echo "no snapshot record for '$key'" >&2; return 1; }
+		lower=${lower:+$lower:}$(snapshot_fs "$key")
+		key=$(jq -r '.parent // empty' "$meta")
+	done
+	mkdir -p "$dir"
+	if [[ $lower == *:* ]]; then
+		mount -t overlay overlay -o "ro,lowerdir=$lower" "$dir"
+	else
+		mount --bind -o ro "$lower" "$dir"
+	fi
+}
+
+# chain_id_of FIXTURE: print the chain ID of the fixture's top layer,
+# computed from its config's diff_ids as the OCI image spec defines it.
+chain_id_of() {
+	local chain="" id
+
+	for id in $(fixture_blob "$1" "$(fixture_config_digest "$1")" |
+		jq -r '.rootfs.diff_ids[]'); do
+		if [[ -z $chain ]]; then
+			chain=$id
+		else
+			chain=sha256:$(printf '%s %s' "$chain" "$id" | sha256sum | cut -c1-64)
+		fi
+	done
+	echo "$chain"
+}
+
+# snapshot_keys: print every snapshot key, one per line, sorted.
+snapshot_keys() {
+	local f
+
+	for f in "$CKIT_ROOT"/snapshots/overlayfs/meta/*.json; do
+		[[ -e $f ]] && jq -r .key "$f"
+	done | sort
+}
+
+# tree_listing DIR: print a canonical listing of DIR: path, type, mode,
+# owner, size, link target and content digest of regular files.
+tree_listing() {
+	(cd "$1" && find . -mindepth 1 -printf '%p\t%y\t%m\t%U:%G\t%s\t%l\n' |
+		LC_ALL=C sort | while IFS=$'\t' read -r p y m o s l; do
+			if [[ $y == f ]]; then
+				s=$s:$(sha256sum <"$p" | cut -c1-16)
+			elif [[ $y == d ]]; then
+				s=-
+			fi
+			printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$p" "$y" "$m" "$o" "$s" "$l"
+		done)
+}
