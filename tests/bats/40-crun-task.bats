@@ -167,3 +167,18 @@ teardown() {
 	assert_not_contains "$output" "$CKIT_STATE/default/dead" "mounts"
 	run_tool 0 crun-task run --rm "$IMG" dead true
 }
+
+@test "crun-task run -t gives the container a terminal" {
+	# script(1) gives crun-task a terminal; sleep keeps its input open.
+	run bash -c "sleep 3 | script -qec \"'$CRUN_TASK' run --rm -t '$IMG' tty1 \
+		sh -c 'test -t 0 && test -t 1 && echo on-a-tty; exit 6'\" /dev/null"
+	assert_eq "$status" 6 "exit status"
+	assert_contains "$output" "on-a-tty" "stdout"
+}
+
+@test "crun-task run -t passes input to the terminal" {
+	run bash -c "(sleep 1; printf 'echo typed-\$((6*7))\nexit 3\n'; sleep 2) |
+		script -qec \"'$CRUN_TASK' run --rm -t '$IMG' tty2 sh\" /dev/null"
+	assert_eq "$status" 3 "exit status"
+	assert_contains "$output" "typed-42" "stdout"
+}

@@ -27,7 +27,7 @@ usage(void)
 	      "\n"
 	      "      --rm                 remove the container and its "
 	      "snapshot on exit\n"
-	      "  -t, --tty                allocate a terminal (in the spec)\n"
+	      "  -t, --tty                give the container a terminal\n"
 	      "      --read-only          mount the root filesystem read-only\n"
 	      "  -e, --env <key=value>    set an environment variable "
 	      "(repeatable)\n"

@@ -83,6 +83,8 @@ write_config(struct task_opts *o, const struct ck_store *st,
 		return -1;
 	json_object_set_new(spec, "root", json_pack("{s:s, s:b}", "path",
 			    b->rootfs, "readonly", o->spec.read_only));
+	o->terminal = json_is_true(json_object_get(
+		json_object_get(spec, "process"), "terminal"));
 	path = ck_asprintf("%s/config.json", b->dir);
 	text = json_dumps(spec, JSON_INDENT(1));
 	rc = ck_write_file_atomic(path, text, strlen(text), 0644, errp);

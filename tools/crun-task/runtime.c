@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -155,45 +157,137 @@ read_pid(const struct bundle *b)
 	return pid > 0 ? pid : -1;
 }
 
-/* Reaps children until init exits, forwarding signals to it. */
+/* Reaps exited children; returns 1 once init is among them. */
 static int
-supervise(pid_t init)
+reap(pid_t init, int *result)
 {
-	sigset_t set;
-	siginfo_t si;
-	int status, result = -1;
+	int status, done = 0;
 	pid_t pid;
 
-	signal_set(&set);
-	while (result < 0) {
-		if (sigwaitinfo(&set, &si) < 0)
-			continue;
-		if (si.si_signo != SIGCHLD) {
-			kill(init, si.si_signo);
-			continue;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		if (pid == init) {
+			*result = status;
+			done = 1;
 		}
-		while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-			if (pid == init)
-				result = status;
-		if (pid < 0 && errno == ECHILD && result < 0)
-			return -1;
+	return done;
+}
+
+/*
+ * Waits for init to exit, forwarding signals to it and, with a terminal,
+ * copying between the caller's stdio and the master. Output still in the
+ * master when init exits is copied before returning.
+ */
+static int
+supervise(pid_t init, int master)
+{
+	struct pollfd p[3];
+	struct signalfd_siginfo si;
+	sigset_t set;
+	int sfd, result = 0, done = 0, in_open = master >= 0;
+
+	signal_set(&set);
+	sfd = signalfd(-1, &set, SFD_CLOEXEC);
+	if (sfd < 0)
+		return -1;
+	done = reap(init, &result);
+	while (!done) {
+		p[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+		p[1] = (struct pollfd){ .fd = master, .events = POLLIN };
+		p[2] = (struct pollfd){ .fd = in_open ? STDIN_FILENO : -1,
+					.events = POLLIN };
+		if (poll(p, 3, -1) < 0)
+			continue;
+		if ((p[1].revents & (POLLIN | POLLHUP)) &&
+		    !console_copy(master, STDOUT_FILENO))
+			master = -1;
+		if ((p[2].revents & (POLLIN | POLLHUP)) &&
+		    !console_copy(STDIN_FILENO, master))
+			in_open = 0;
+		if (!(p[0].revents & POLLIN) ||
+		    read(sfd, &si, sizeof(si)) != sizeof(si))
+			continue;
+		if (si.ssi_signo == SIGCHLD)
+			done = reap(init, &result);
+		else if (si.ssi_signo == SIGWINCH && master >= 0)
+			console_resize(master);
+		else
+			kill(init, (int)si.ssi_signo);
 	}
+	while (master >= 0 && poll(&(struct pollfd){ .fd = master,
+		.events = POLLIN }, 1, 0) > 0 && console_copy(master,
+		STDOUT_FILENO))
+		;
+	close(sfd);
 	if (WIFSIGNALED(result))
 		return 128 + WTERMSIG(result);
 	return WEXITSTATUS(result);
+}
+
+static int
+start_task(const struct task_opts *o, const struct bundle *b, pid_t init,
+	   struct ck_err **errp)
+{
+	const char *start[] = { "start", o->id, NULL };
+	char *msg;
+
+	if (runtime_call(o, b, start, 0) == 0)
+		return 0;
+	msg = runtime_error(b);
+	ck_err_set(errp, 0, "runtime start failed: %s",
+		   msg ? msg : "no message in the runtime's log");
+	free(msg);
+	kill(init, SIGKILL);
+	return -1;
+}
+
+/* Creates the container; with a terminal, returns its master in *master. */
+static pid_t
+create_task(const struct task_opts *o, const struct bundle *b, int *master,
+	    int *exit_code, struct ck_err **errp)
+{
+	char *pidfile = ck_asprintf("%s/init.pid", b->dir);
+	char *sockpath = ck_asprintf("%s/console.sock", b->dir);
+	const char *create[10] = { "create", "--bundle", b->dir,
+				   "--pid-file", pidfile };
+	size_t n = 5;
+	int sock = -1, status;
+	pid_t init = -1;
+
+	if (o->terminal) {
+		sock = console_listen(sockpath, errp);
+		if (sock < 0)
+			goto out;
+		create[n++] = "--console-socket";
+		create[n++] = sockpath;
+	}
+	create[n++] = o->id;
+	create[n] = NULL;
+	status = runtime_call(o, b, create, 0);
+	if (status != 0) {
+		create_failed(b, exit_code, errp);
+		goto out;
+	}
+	init = read_pid(b);
+	if (init < 0)
+		ck_err_set(errp, 0, "runtime wrote no init pid");
+	else if (o->terminal && (*master = console_receive(sock, errp)) < 0)
+		init = -1;
+out:
+	if (sock >= 0)
+		close(sock);
+	free(sockpath);
+	free(pidfile);
+	return init;
 }
 
 int
 task_exec(const struct task_opts *o, const struct bundle *b, int *exit_code,
 	  struct ck_err **errp)
 {
-	char *pidfile = ck_asprintf("%s/init.pid", b->dir);
-	const char *create[] = { "create", "--bundle", b->dir, "--pid-file",
-				 pidfile, o->id, NULL };
-	const char *start[] = { "start", o->id, NULL };
+	struct termios saved;
 	sigset_t set;
 	pid_t init;
-	int status;
+	int status, master = -1, raw = 0;
 
 	*exit_code = EXIT_TASK_FAILED;
 	signal_set(&set);
@@ -201,25 +295,22 @@ task_exec(const struct task_opts *o, const struct bundle *b, int *exit_code,
 	/* The container's init is runc's grandchild; as subreaper
 	 * crun-task inherits it when `runc create` exits. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-	status = runtime_call(o, b, create, 0);
-	free(pidfile);
-	if (status != 0)
-		return create_failed(b, exit_code, errp);
-	init = read_pid(b);
+	init = create_task(o, b, &master, exit_code, errp);
 	if (init < 0)
-		return ck_err_set(errp, 0, "runtime wrote no init pid");
-	if (runtime_call(o, b, start, 0) != 0) {
-		char *msg = runtime_error(b);
-
-		ck_err_set(errp, 0, "runtime start failed: %s",
-			   msg ? msg : "no message in the runtime's log");
-		free(msg);
-		kill(init, SIGKILL);
 		return -1;
+	if (master >= 0) {
+		console_resize(master);
+		raw = console_raw(&saved);
 	}
-	status = supervise(init);
-	if (status < 0)
-		return ck_err_set(errp, 0, "lost the container's init");
+	status = start_task(o, b, init, errp);
+	if (status == 0)
+		status = supervise(init, master);
+	if (raw)
+		console_restore(&saved);
+	if (master >= 0)
+		close(master);
+	if (status < 0 && (errp == NULL || *errp == NULL))
+		ck_err_set(errp, 0, "lost the container's init");
 	return status;
 }
 

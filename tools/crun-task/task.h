@@ -3,6 +3,8 @@
 #ifndef CRUN_TASK_H
 #define CRUN_TASK_H
 
+#include <termios.h>
+
 #include "err.h"
 #include "spec.h"
 #include "store.h"
@@ -21,6 +23,7 @@ struct task_opts {
 	const char *image;
 	const char *id;
 	int rm;
+	int terminal;		/* the written spec asks for a terminal */
 	struct ck_spec_opts spec;
 };
 
@@ -35,6 +38,14 @@ struct bundle {
  * set to the code crun-task should exit with. */
 int task_exec(const struct task_opts *o, const struct bundle *b,
 	      int *exit_code, struct ck_err **errp);
+/* console.c: the pseudo-terminal of a task run with -t. */
+int console_listen(const char *path, struct ck_err **errp);
+int console_receive(int sock, struct ck_err **errp);
+void console_resize(int master);
+int console_raw(struct termios *saved);
+void console_restore(const struct termios *saved);
+int console_copy(int from, int to);
+
 void task_runtime_delete(const struct task_opts *o, const struct bundle *b);
 
 int task_run(struct task_opts *o, struct ck_err **errp);
