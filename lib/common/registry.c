@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Registry HTTP API v2 client on libcurl. libcurl follows no redirect
- * itself: each hop is a new request, and the bearer token is added only
+ * itself. Each hop is a new request, and the bearer token is added only
  * when the hop's scheme, host and port equal the registry's, so a storage
  * backend behind a redirect never receives it.
  */
@@ -119,8 +119,8 @@ ck_registry_host_is_loopback(const char *host)
 	return rc;
 }
 
-/* Adds the loopback names to the user's no_proxy list: a proxy cannot
- * reach this machine's loopback registry. Needs libcurl 7.86 for CIDR. */
+/* Adds the loopback names to the user's no_proxy list, because a proxy
+ * cannot reach this machine's loopback. CIDR needs libcurl 7.86. */
 static char *
 noproxy_list(void)
 {
@@ -198,8 +198,8 @@ ck_registry_host(const struct ck_registry *reg)
 	return reg->host;
 }
 
-/* "host[:port]" of url for messages: the rest of a redirect URL may carry
- * a signature that must not be printed. */
+/* "host[:port]" of url, for messages. The rest of a redirect URL may
+ * carry a signature, which must not be printed. */
 static char *
 url_host(const char *url)
 {
@@ -279,7 +279,7 @@ on_header(char *line, size_t size, size_t n, void *userdata)
 	size_t len = size * n;
 	char *v;
 
-	/* A new status line starts a new set of headers (1xx answers). */
+	/* A new status line starts a new set of headers (1xx responses). */
 	if (len > 5 && strncmp(line, "HTTP/", 5) == 0) {
 		response_reset(r);
 		return len;
@@ -308,7 +308,7 @@ on_body(char *data, size_t size, size_t n, void *userdata)
 	long status = 0;
 
 	curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &status);
-	/* Only a 200 body is the content: 3xx and error bodies are not. */
+	/* Only a 200 body is content. 3xx and error bodies are not. */
 	if (status == 200 && r->write != NULL)
 		return r->write(r->arg, data, len, &r->write_err) < 0 ? 0 : len;
 	if (status == 200 && r->body.len + len > r->body_max) {
@@ -353,7 +353,8 @@ static int
 transfer_error(struct ck_registry *reg, CURLcode rc, const char *url,
 	       struct response *r, struct ck_err **errp)
 {
-	const char *text = reg->errbuf[0] ? reg->errbuf : curl_easy_strerror(rc);
+	const char *text = reg->errbuf[0] ? reg->errbuf :
+			   curl_easy_strerror(rc);
 	char *host = url_host(url);
 
 	if (rc == CURLE_WRITE_ERROR && r->write_err != NULL) {
@@ -376,8 +377,11 @@ transfer_error(struct ck_registry *reg, CURLcode rc, const char *url,
 	} else if (rc == CURLE_OPERATION_TIMEDOUT) {
 		ck_err_set(errp, 0, "transfer from '%s' timed out: %s", host,
 			   text);
-	} else if (rc == CURLE_SSL_CONNECT_ERROR ||
-		   rc == CURLE_PEER_FAILED_VERIFICATION) {
+	} else if (rc == CURLE_PEER_FAILED_VERIFICATION) {
+		ck_err_set(errp, 0, "TLS certificate of '%s' is not trusted: "
+			   "%s; add its CA to the system certificate store",
+			   host, text);
+	} else if (rc == CURLE_SSL_CONNECT_ERROR) {
 		ck_err_set(errp, 0, "TLS connection to '%s' failed: %s; use "
 			   "--plain-http only if the registry serves plain "
 			   "HTTP", host, text);
@@ -490,7 +494,8 @@ is_tchar(int c)
 	       (c >= '0' && c <= '9') || (c && strchr("!#$%&'*+-.^_`|~", c));
 }
 
-/* Reads a token or an RFC 7230 quoted-string at *p. */
+/* Reads an RFC 7230 quoted-string at *p, or an unquoted value up to the
+ * next comma or blank, which also accepts an unquoted URL. */
 static char *
 read_value(const char **p)
 {
@@ -498,8 +503,7 @@ read_value(const char **p)
 	const char *s = *p;
 
 	if (*s != '"') {
-		while (is_tchar((unsigned char)*s) || *s == '/' || *s == '=')
-			s++;
+		s += strcspn(s, ", \t");
 		ck_buf_add(&b, *p, (size_t)(s - *p));
 		*p = s;
 		return b.data;
@@ -533,10 +537,10 @@ set_param(struct challenge *ch, const char *name, char *value)
 }
 
 /*
- * Parses WWW-Authenticate values (RFC 7235: challenges separated by
- * commas, each a scheme and name=value parameters whose values may be
- * quoted and hold commas) and keeps the first Bearer challenge's realm,
- * service and scope.
+ * Parses WWW-Authenticate values and keeps the realm, service and scope of
+ * the first Bearer challenge. RFC 7235 separates challenges by commas.
+ * Each is a scheme followed by name=value parameters, and a quoted value
+ * may contain commas and backslash escapes.
  */
 static void
 parse_challenge(const char *header, struct challenge *ch)
@@ -565,7 +569,7 @@ parse_challenge(const char *header, struct challenge *ch)
 				;
 			set_param(ch, name, read_value(&p));
 		} else {
-			/* A new challenge: only the first Bearer one counts. */
+			/* A name without '=' starts a new challenge. */
 			ch->bearer = !seen_bearer &&
 				     strcasecmp(name, "Bearer") == 0;
 			seen_bearer |= ch->bearer;
@@ -661,7 +665,7 @@ fetch_token(struct ck_registry *reg, const struct challenge *ch,
 	return rc;
 }
 
-/* Answers a 401 from the registry: fetches a token for its challenge. */
+/* Fetches a token for the challenge of a 401 from the registry. */
 static int
 authenticate(struct ck_registry *reg, const struct response *r,
 	     struct ck_err **errp)
@@ -718,15 +722,15 @@ registry_detail(const struct response *r)
 
 static int
 status_error(struct ck_registry *reg, const struct response *r,
-	     const char *what, const char *hint, struct ck_err **errp)
+	     const char *subject, const char *hint, struct ck_err **errp)
 {
 	char *detail = registry_detail(r);
 	char *extra = detail ? ck_asprintf(" (%s)", detail) : ck_xstrdup("");
 
 	if (r->status == 404)
 		ck_err_setc(errp, CK_E_NOTFOUND, 0, "%s of repository '%s' "
-			    "not found at registry '%s'%s%s", what, reg->repo,
-			    reg->host, extra, hint ? hint : "");
+			    "not found at registry '%s'%s%s", subject,
+			    reg->repo, reg->host, extra, hint ? hint : "");
 	else if (r->status == 401 || r->status == 403)
 		ck_err_set(errp, 0, "registry '%s' denied anonymous access to "
 			   "repository '%s'%s: it may be private or not "
@@ -737,14 +741,14 @@ status_error(struct ck_registry *reg, const struct response *r,
 			   reg->host, extra);
 	else
 		ck_err_set(errp, 0, "registry '%s' returned HTTP %ld for %s "
-			   "of repository '%s'%s", reg->host, r->status, what,
-			   reg->repo, extra);
+			   "of repository '%s'%s", reg->host, r->status,
+			   subject, reg->repo, extra);
 	free(detail);
 	free(extra);
 	return -1;
 }
 
-/* GETs /v2/<repo>/<path>, fetching a token once if the registry asks. */
+/* GETs /v2/<repo>/<path>, and again with a token after a 401. */
 static int
 request(struct ck_registry *reg, const char *path, const char *accept,
 	struct response *r, struct ck_err **errp)
@@ -772,19 +776,19 @@ ck_registry_get_manifest(struct ck_registry *reg, const char *object,
 	struct response r = { .body_max = CK_MANIFEST_MAX };
 	int is_digest = ck_has_prefix(object, "sha256:");
 	char *path = ck_asprintf("manifests/%s", object);
-	char *what;
+	char *subject;
 	int rc;
 
 	memset(m, 0, sizeof(*m));
 	rc = request(reg, path, accept_manifests, &r, errp);
 	free(path);
 	if (rc == 0 && r.status != 200) {
-		what = ck_asprintf("%s '%s'", is_digest ? "manifest" : "tag",
-				   object);
-		rc = status_error(reg, &r, what, is_digest ? NULL :
+		subject = ck_asprintf("%s '%s'", is_digest ? "manifest" : "tag",
+				      object);
+		rc = status_error(reg, &r, subject, is_digest ? NULL :
 				  "; check the repository name and the tag",
 				  errp);
-		free(what);
+		free(subject);
 	}
 	if (rc == 0) {
 		m->data = r.body.data ? r.body.data : ck_xstrdup("");
@@ -815,15 +819,15 @@ ck_registry_get_blob(struct ck_registry *reg, const char *digest,
 {
 	struct response r = { .write = write, .arg = arg };
 	char *path = ck_asprintf("blobs/%s", digest);
-	char *what;
+	char *subject;
 	int rc;
 
 	rc = request(reg, path, NULL, &r, errp);
 	free(path);
 	if (rc == 0 && r.status != 200) {
-		what = ck_asprintf("blob '%s'", digest);
-		rc = status_error(reg, &r, what, NULL, errp);
-		free(what);
+		subject = ck_asprintf("blob '%s'", digest);
+		rc = status_error(reg, &r, subject, NULL, errp);
+		free(subject);
 	}
 	response_free(&r);
 	return rc;

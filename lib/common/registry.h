@@ -17,7 +17,7 @@
 #define CK_REGISTRY_STALL_TIMEOUT 30	/* seconds */
 
 struct ck_registry_opts {
-	int plain_http;		/* HTTP even for a host that is not loopback */
+	int plain_http;		/* HTTP for hosts other than loopback */
 	long connect_timeout;	/* seconds; 0 takes the default */
 	long stall_timeout;	/* seconds under 1 byte/s before a transfer
 				 * fails; 0 takes the default */
@@ -26,15 +26,15 @@ struct ck_registry_opts {
 
 struct ck_registry;
 
-/* Prepares requests for ref's repository; sends nothing yet. */
+/* Prepares requests for ref's repository. Nothing is sent yet. */
 struct ck_registry *ck_registry_open(const struct ck_ref *ref,
 				     const struct ck_registry_opts *opts,
 				     struct ck_err **errp);
 void ck_registry_close(struct ck_registry *reg);
 /* "host[:port]" the requests go to. */
 const char *ck_registry_host(const struct ck_registry *reg);
-/* Whether host ("localhost", "127.0.0.1:5000", "[::1]") is loopback, which
- * is spoken to in plain HTTP. */
+/* Whether host ("localhost", "127.0.0.1:5000", "[::1]") is loopback.
+ * Loopback registries are always contacted over plain HTTP. */
 int ck_registry_host_is_loopback(const char *host);
 
 /* A manifest or index as the registry sent it. */
@@ -55,7 +55,7 @@ int ck_registry_get_manifest(struct ck_registry *reg, const char *object,
 			     struct ck_err **errp);
 void ck_registry_manifest_free(struct ck_registry_manifest *m);
 
-/* Receives a blob's bytes as they arrive; returns -1 to stop the fetch. */
+/* Receives a blob's bytes as they arrive. Returning -1 stops the fetch. */
 typedef int (*ck_registry_write_fn)(void *arg, const void *data, size_t len,
 				    struct ck_err **errp);
 

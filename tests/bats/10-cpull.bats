@@ -71,8 +71,7 @@ start_mock() {
 
 write_mock() {
 	cat >"$1" <<-'EOF'
-	import hashlib, json, sys, time, urllib.error, urllib.parse
-	import urllib.request
+	import json, os, sys, time, urllib.error, urllib.parse, urllib.request
 	from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 	PORT_FILE, UPSTREAM, MODES, LOG = sys.argv[1:5]
@@ -135,13 +134,27 @@ write_mock() {
 	        self.send_header("Content-Length", "0")
 	        self.end_headers()
 
+	    # One header: an unquoted realm, a lower-case scheme, an escaped
+	    # quote and a Basic challenge first whose realm contains commas.
+	    def challenge_alt(self):
+	        port = self.server.server_address[1]
+	        self.send_response(401)
+	        self.send_header("WWW-Authenticate",
+	                         'Basic realm="a, b=c", bearer '
+	                         'scope="repository:test/busybox:pull", '
+	                         'realm=http://127.0.0.1:%d/token?kind=anonymous ,'
+	                         'service="ckit test, \\"mock\\""' % port)
+	        self.send_header("Content-Length", "0")
+	        self.end_headers()
+
 	    def token(self, query):
 	        q = urllib.parse.parse_qs(query)
 	        if (q.get("kind") != ["anonymous"] or q.get("service") !=
 	                [SERVICE] or q.get("scope") !=
 	                ["repository:test/busybox:pull"]):
 	            return self.send(400, b"bad token request")
-	        self.send(200, json.dumps({"token": TOKEN}).encode(),
+	        key = "access_token" if "authalt" in MODES else "token"
+	        self.send(200, json.dumps({key: TOKEN}).encode(),
 	                  [("Content-Type", "application/json")])
 
 	    def stall(self, path):
@@ -161,9 +174,11 @@ write_mock() {
 	            return self.token(url.query)
 	        if path.startswith("/storage/"):
 	            return self.proxy("/v2/" + path[len("/storage/"):])
-	        if ("auth" in MODES and self.headers.get("Authorization") !=
-	                "Bearer " + TOKEN):
+	        authorized = self.headers.get("Authorization") == "Bearer " + TOKEN
+	        if "auth" in MODES and not authorized:
 	            return self.challenge()
+	        if "authalt" in MODES and not authorized:
+	            return self.challenge_alt()
 	        if "schema1" in MODES and "/manifests/" in path:
 	            mt = "application/vnd.docker.distribution.manifest.v1+prettyjws"
 	            return self.send(200, SCHEMA1, [("Content-Type", mt)])
@@ -180,7 +195,6 @@ write_mock() {
 	server.daemon_threads = True
 	with open(PORT_FILE + ".tmp", "w") as f:
 	    f.write(str(server.server_address[1]))
-	import os
 	os.rename(PORT_FILE + ".tmp", PORT_FILE)
 	server.serve_forever()
 	EOF
@@ -542,6 +556,14 @@ write_mock() {
 		"blob requests without a token"
 }
 
+@test "cpull (other challenge shape) authenticates" {
+	start_mock authalt
+	run_tool 0 cpull "$MOCK/test/busybox"
+	assert_eq "$output" "$MOCK/test/busybox:latest@$(fixture_digest busybox)" \
+		"stdout"
+	assert_eq "$(grep -c '^/token' "$MOCK_LOG")" 1 "token requests"
+}
+
 @test "cpull (blob redirect) sends no token" {
 	start_mock auth,redirect
 	run_tool 0 cpull "$MOCK/test/busybox"
@@ -583,4 +605,74 @@ write_mock() {
 @test "cpull (invalid CKIT_STALL_TIMEOUT) exits 1" {
 	CKIT_STALL_TIMEOUT=soon run_tool 1 cpull "$REGISTRY/test/busybox"
 	assert_contains "$stderr" "invalid CKIT_STALL_TIMEOUT 'soon'" "stderr"
+}
+
+# Runs servers on 192.0.2.1 (TEST-NET-1) inside a network namespace of the
+# test, one with TLS and one without, each answering 404 to every GET.
+@test "cpull (host not loopback) uses HTTPS" {
+	requires root
+	command -v unshare >/dev/null || skip "requires unshare (util-linux)"
+	command -v openssl >/dev/null || skip "requires openssl"
+	local dir=$BATS_TEST_TMPDIR
+
+	openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=192.0.2.1 \
+		-keyout "$dir/key.pem" -out "$dir/cert.pem" 2>/dev/null
+	cat >"$dir/serve.py" <<-'PY'
+	import os, ssl, sys
+	from http.server import BaseHTTPRequestHandler, HTTPServer
+
+	class Handler(BaseHTTPRequestHandler):
+	    def do_GET(self):
+	        self.send_response(404)
+	        self.send_header("Content-Length", "0")
+	        self.end_headers()
+
+	    def log_message(self, fmt, *args):
+	        pass
+
+	server = HTTPServer(("192.0.2.1", int(sys.argv[1])), Handler)
+	if len(sys.argv) > 3:
+	    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+	    ctx.load_cert_chain(sys.argv[3], sys.argv[4])
+	    server.socket = ctx.wrap_socket(server.socket, server_side=True)
+	open(sys.argv[2], "w").close()
+	server.serve_forever()
+	PY
+	cat >"$dir/netns.sh" <<-'SH'
+	set -u
+	dir=$1 cpull=$2
+	ip link set lo up
+	ip addr add 192.0.2.1/32 dev lo
+	python3 "$dir/serve.py" 8443 "$dir/tls.ready" "$dir/cert.pem" "$dir/key.pem" &
+	tls=$!
+	python3 "$dir/serve.py" 8080 "$dir/plain.ready" &
+	plain=$!
+	for _ in $(seq 100); do
+		[ -e "$dir/tls.ready" ] && [ -e "$dir/plain.ready" ] && break
+		sleep 0.1
+	done
+	"$cpull" 192.0.2.1:8443/test/busybox 2>"$dir/tls.err"
+	echo "tls $?"
+	"$cpull" 192.0.2.1:8080/test/busybox 2>"$dir/plain.err"
+	echo "plain $?"
+	"$cpull" --plain-http 192.0.2.1:8080/test/busybox 2>"$dir/flag.err"
+	echo "flag $?"
+	kill "$tls" "$plain"
+	wait
+	SH
+	run -0 unshare -n bash "$dir/netns.sh" "$dir" "$CPULL"
+	assert_eq "$output" "$(printf 'tls 1\nplain 1\nflag 1')" "exit statuses"
+	assert_contains "$(<"$dir/tls.err")" \
+		"TLS certificate of '192.0.2.1:8443' is not trusted" "HTTPS to TLS"
+	assert_contains "$(<"$dir/plain.err")" \
+		"TLS connection to '192.0.2.1:8080' failed" "HTTPS to plain HTTP"
+	assert_contains "$(<"$dir/flag.err")" \
+		"not found at registry '192.0.2.1:8080'" "--plain-http"
+}
+
+@test "cpull (localhost name) uses plain HTTP" {
+	run_tool 0 cpull "localhost:${REGISTRY##*:}/test/busybox"
+	assert_eq "$output" \
+		"localhost:${REGISTRY##*:}/test/busybox:latest@$(fixture_digest busybox)" \
+		"stdout"
 }

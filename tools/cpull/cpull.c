@@ -55,8 +55,8 @@ static const char usage_text[] =
 "\n"
 "Exit status: 0 pulled, 1 failed, 2 usage error.\n";
 
-/* Names the option getopt_long rejected; for a short one in a bundle
- * such as "-qz", argv holds the bundle and optopt the letter. */
+/* Names the option getopt_long rejected. For a short option in a bundle
+ * such as "-qz", argv contains the bundle and optopt the letter. */
 static _Noreturn void
 option_error(const char *what, char **argv)
 {

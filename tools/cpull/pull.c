@@ -93,11 +93,12 @@ body_media_type(const char *data, size_t len)
 }
 
 /*
- * Finds a manifest's kind and media type: the body's mediaType field wins,
- * then a Content-Type of the same kind, then the body's shape (OCI types).
+ * Finds a manifest's kind and media type. The body's mediaType field wins,
+ * then a Content-Type of the same kind, then the body's shape, which gives
+ * the OCI types.
  */
 static int
-classify(const char *what, const struct ck_registry_manifest *rm,
+classify(const char *subject, const struct ck_registry_manifest *rm,
 	 char **media_type, struct ck_err **errp)
 {
 	char *sniffed = NULL, *own = body_media_type(rm->data, rm->len);
@@ -109,10 +110,10 @@ classify(const char *what, const struct ck_registry_manifest *rm,
 		ck_err_setc(errp, CK_E_INVALID, 0, "%s is a Docker schema 1 "
 			    "manifest, which is not supported; push the image "
 			    "again with a current Docker or skopeo to convert "
-			    "it to schema 2", what);
+			    "it to schema 2", subject);
 	else if (kind == CK_KIND_UNKNOWN)
 		ck_err_setc(errp, CK_E_INVALID, 0, "%s: the registry returned "
-			    "neither a manifest nor an index", what);
+			    "neither a manifest nor an index", subject);
 	else if (own == NULL &&
 		 ck_media_type_kind(rm->content_type) == kind)
 		*media_type = ck_xstrdup(rm->content_type);
@@ -123,8 +124,8 @@ classify(const char *what, const struct ck_registry_manifest *rm,
 	return *media_type == NULL ? -1 : (int)kind;
 }
 
-/* Checks the body against the digest requested, else against the
- * registry's Docker-Content-Digest; got is what the body hashes to. */
+/* Checks the body against the requested digest, else against the
+ * registry's Docker-Content-Digest. got is the digest of the body. */
 static int
 check_target_digest(const struct pull *p,
 		    const struct ck_registry_manifest *rm, const char *got,
@@ -150,7 +151,7 @@ static int
 resolve_target(struct pull *p, struct ck_registry_manifest *rm,
 	       struct ck_err **errp)
 {
-	char *got, *what, *media_type = NULL;
+	char *got, *subject, *media_type = NULL;
 	int kind;
 
 	if (ck_registry_get_manifest(p->reg, ck_ref_object(&p->ref), rm,
@@ -161,9 +162,9 @@ resolve_target(struct pull *p, struct ck_registry_manifest *rm,
 		free(got);
 		return -1;
 	}
-	what = ck_asprintf("image '%s'", p->name);
-	kind = classify(what, rm, &media_type, errp);
-	free(what);
+	subject = ck_asprintf("image '%s'", p->name);
+	kind = classify(subject, rm, &media_type, errp);
+	free(subject);
 	if (kind < 0) {
 		free(got);
 		return -1;
@@ -279,11 +280,11 @@ fetch_platform_manifest(struct pull *p, struct ck_err **errp)
 {
 	struct ck_registry_manifest rm = { 0 };
 	const struct ck_descriptor *d = &p->manifest;
-	char *what = ck_asprintf("manifest '%s'", d->digest), *mt = NULL;
+	char *subject = ck_asprintf("manifest '%s'", d->digest), *mt = NULL;
 	int rc = -1;
 
 	if (ck_store_blob_exists(&p->st, d->digest)) {
-		ck_log(CK_LOG_INFO, "%s is already in the store", what);
+		ck_log(CK_LOG_INFO, "%s is already in the store", subject);
 		rc = ck_store_blob_read(&p->st, d->digest, CK_MANIFEST_MAX,
 					&rm.data, &rm.len, errp);
 	} else if (ck_registry_get_manifest(p->reg, d->digest, &rm,
@@ -292,9 +293,9 @@ fetch_platform_manifest(struct pull *p, struct ck_err **errp)
 	}
 	if (rc == 0)
 		rc = check_bytes("manifest", d, rm.data, rm.len, errp);
-	if (rc == 0 && classify(what, &rm, &mt, errp) != CK_KIND_MANIFEST)
+	if (rc == 0 && classify(subject, &rm, &mt, errp) != CK_KIND_MANIFEST)
 		rc = mt ? ck_err_setc(errp, CK_E_INVALID, 0, "%s: a nested "
-				      "index is not supported", what) : -1;
+				      "index is not supported", subject) : -1;
 	if (rc == 0)
 		rc = ck_store_stage_bytes(&p->st, d->digest, rm.data, rm.len,
 					  errp);
@@ -304,14 +305,14 @@ fetch_platform_manifest(struct pull *p, struct ck_err **errp)
 		rm.data = NULL;
 	}
 	ck_registry_manifest_free(&rm);
-	free(what);
+	free(subject);
 	free(mt);
 	return rc;
 }
 
 struct blob_sink {
 	struct ck_ingest *in;
-	struct ck_buf *capture;		/* a copy of the bytes, or NULL */
+	struct ck_buf *capture;	/* a copy of the bytes, or NULL */
 	struct progress pg;
 };
 
@@ -401,8 +402,8 @@ read_stored_config(struct pull *p, struct ck_buf *cfg)
 	return rc;
 }
 
-/* Loads the config of a blob that fetch_blob found ready; it is fetched
- * again only if a concurrent pull committed it between the two reads. */
+/* Loads a config that fetch_blob found ready. It is fetched again only if
+ * a concurrent pull commits it while both reads run. */
 static int
 load_config(struct pull *p, struct ck_buf *cfg, struct ck_err **errp)
 {

@@ -17,7 +17,7 @@ struct pull_opts {
 	const char *ns;		/* NULL: $CKIT_NAMESPACE or "default" */
 	const char *platform;	/* NULL: this machine or $CKIT_PLATFORM */
 	int plain_http;
-	int progress;		/* draw a progress line per blob on stderr */
+	int progress;		/* a progress line per blob on stderr */
 	long stall_timeout;	/* seconds; 0 takes the default */
 };
 
@@ -33,7 +33,7 @@ int pull_image(const struct pull_opts *opts, struct pull_result *res,
 	       struct ck_err **errp);
 void pull_result_free(struct pull_result *res);
 
-/* Progress lines on stderr; every call does nothing unless enabled. */
+/* Progress lines on stderr. Every call does nothing unless enabled. */
 struct progress {
 	int enabled;
 	const char *label;	/* "layer 1/3" */
