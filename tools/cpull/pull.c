@@ -244,10 +244,6 @@ choose_manifest(struct pull *p, const char *data, size_t len,
 		return -1;
 	}
 	ck_descriptor_copy(&p->manifest, &e[best].desc);
-	if (p->manifest.media_type[0] == '\0') {
-		free(p->manifest.media_type);
-		p->manifest.media_type = ck_xstrdup(CK_MT_OCI_MANIFEST);
-	}
 	p->platform = ck_xstrdup(e[best].platform);
 	ck_index_free(e, n);
 	ck_log(CK_LOG_INFO, "chose manifest '%s' for platform '%s'",
@@ -274,12 +270,13 @@ check_bytes(const char *kind, const struct ck_descriptor *d,
 	return rc;
 }
 
-/* Fetches the chosen platform manifest, unless the store has it. */
+/* Fetches the chosen platform manifest, unless the store has it. An
+ * index entry without a mediaType takes the manifest's own. */
 static int
 fetch_platform_manifest(struct pull *p, struct ck_err **errp)
 {
 	struct ck_registry_manifest rm = { 0 };
-	const struct ck_descriptor *d = &p->manifest;
+	struct ck_descriptor *d = &p->manifest;
 	char *subject = ck_asprintf("manifest '%s'", d->digest), *mt = NULL;
 	int rc = -1;
 
@@ -303,6 +300,11 @@ fetch_platform_manifest(struct pull *p, struct ck_err **errp)
 		p->manifest_data = rm.data;
 		p->manifest_len = rm.len;
 		rm.data = NULL;
+	}
+	if (rc == 0 && d->media_type[0] == '\0') {
+		free(d->media_type);
+		d->media_type = mt;
+		mt = NULL;
 	}
 	ck_registry_manifest_free(&rm);
 	free(subject);
