@@ -3,7 +3,9 @@
  * Registry HTTP API v2 client on libcurl. libcurl follows no redirect
  * itself. Each hop is a new request, and the bearer token is added only
  * when the hop's scheme, host and port equal the registry's, so a storage
- * backend behind a redirect never receives it.
+ * backend behind a redirect never receives it. libcurl 7.88 would also drop
+ * a custom Authorization header on such a hop, but before 7.83 it kept it
+ * when only the port or scheme changed (CVE-2022-27776).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
