@@ -49,7 +49,7 @@ UNIT_BINS := $(UNIT_SRC:.c=)
 
 all: $(TOOL_BINS)
 
-%.o: %.c $(wildcard lib/common/*.h)
+%.o: %.c $(wildcard lib/common/*.h) $(wildcard tools/*/*.h)
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
