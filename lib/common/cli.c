@@ -97,3 +97,19 @@ ck_cli_print_json(json_t *obj)
 	fputc('\n', stdout);
 	fflush(stdout);
 }
+
+struct option *
+ck_cli_join_options(const struct option *a, const struct option *b)
+{
+	size_t na = 0, nb = 0;
+	struct option *all;
+
+	while (a[na].name)
+		na++;
+	while (b[nb].name)
+		nb++;
+	all = ck_xcalloc(na + nb + 1, sizeof(*all));
+	memcpy(all, a, na * sizeof(*all));
+	memcpy(all + na, b, nb * sizeof(*all));
+	return all;
+}

@@ -3,6 +3,8 @@
 #ifndef CK_CLI_H
 #define CK_CLI_H
 
+#include <getopt.h>
+
 #include <jansson.h>
 
 #include "err.h"
@@ -17,6 +19,9 @@ _Noreturn void ck_cli_misuse(const char *fmt, ...) CK_PRINTF(1, 2);
 char *ck_cli_ref(const char *arg, struct ck_err **errp);
 /* Whether progress may be drawn: stderr is a terminal and not quiet. */
 int ck_cli_progress(int quiet);
+/* Joins two getopt_long tables into a new one, to be freed. */
+struct option *ck_cli_join_options(const struct option *a,
+				   const struct option *b);
 /* Writes one compact JSON object and a newline to stdout and flushes. */
 void ck_cli_print_json(json_t *obj);
 

@@ -304,5 +304,6 @@ ck_spec_build(json_t *image, const char *rootfs, const struct ck_spec_opts *o,
 		json_object_set_new(spec, "hostname",
 				    json_string(o->hostname));
 	set_annotations(spec, cfg);
+	ck_spec_apply_options(spec, o);
 	return spec;
 }

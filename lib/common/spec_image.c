@@ -16,45 +16,59 @@
 #include "unpack.h"
 #include "util.h"
 
-/* Mounts the image's top layer read-only on a new temporary directory.
- * The mount lives in a private mount namespace, so the host never sees
- * it and it goes away with the process. */
+/* Mounts snapshot key read-only on a new temporary directory. The
+ * mount lives in a private mount namespace, so the host never sees it
+ * and it goes away with the process. */
 static char *
-mount_image_view(const struct ck_store *st, const struct ck_snapshotter *sn,
-		 const struct ck_image *img, struct ck_err **errp)
+mount_view(const struct ck_snapshotter *sn, const char *key,
+	   struct ck_err **errp)
 {
-	struct ck_snapshot s;
-	char *chain, *dir;
+	char *dir;
 
-	chain = ck_image_chain_id(st, img, errp);
-	if (chain == NULL)
-		return NULL;
-	if (ck_sn_stat(sn, chain, &s, NULL) < 0) {
-		ck_err_setc(errp, CK_E_NOTFOUND, 0, "image '%s' is not "
-			    "unpacked; run 'cunpack %s' first", img->name,
-			    img->name);
-		free(chain);
-		return NULL;
-	}
-	ck_snapshot_free(&s);
 	if (unshare(CLONE_NEWNS) < 0 ||
 	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
 		ck_err_set(errp, errno, "make a private mount namespace to "
 			   "read the image's files");
-		free(chain);
 		return NULL;
 	}
 	dir = ck_asprintf("%s/tmp-view-XXXXXX", sn->dir);
 	if (mkdtemp(dir) == NULL) {
 		ck_err_set(errp, errno, "mkdtemp '%s'", dir);
-	} else if (ck_sn_mount_view(sn, chain, dir, errp) < 0) {
+	} else if (ck_sn_mount_view(sn, key, dir, errp) < 0) {
 		rmdir(dir);
 	} else {
-		free(chain);
 		return dir;
 	}
 	free(dir);
-	free(chain);
+	return NULL;
+}
+
+/* The snapshot to read users from: the one given, or the image's top
+ * layer, which must be unpacked. */
+static char *
+view_key(const struct ck_store *st, const struct ck_snapshotter *sn,
+	 const struct ck_image *img, const struct ck_spec_opts *o,
+	 struct ck_err **errp)
+{
+	struct ck_snapshot s;
+	char *key;
+
+	key = o->snapshot ? ck_xstrdup(o->snapshot) :
+		ck_image_chain_id(st, img, errp);
+	if (key == NULL)
+		return NULL;
+	if (ck_sn_stat(sn, key, &s, NULL) == 0) {
+		ck_snapshot_free(&s);
+		return key;
+	}
+	if (o->snapshot)
+		ck_err_setc(errp, CK_E_NOTFOUND, 0, "snapshot '%s' not found",
+			    key);
+	else
+		ck_err_setc(errp, CK_E_NOTFOUND, 0, "image '%s' is not "
+			    "unpacked; run 'cunpack %s' first", img->name,
+			    img->name);
+	free(key);
 	return NULL;
 }
 
@@ -70,7 +84,10 @@ ck_spec_for_image(const struct ck_store *st, const struct ck_snapshotter *sn,
 	if (cfg == NULL)
 		return NULL;
 	if (rootfs == NULL) {
-		view = mount_image_view(st, sn, img, errp);
+		char *key = view_key(st, sn, img, o, errp);
+
+		view = key ? mount_view(sn, key, errp) : NULL;
+		free(key);
 		if (view == NULL) {
 			json_decref(cfg);
 			return NULL;

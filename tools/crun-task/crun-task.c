@@ -15,54 +15,35 @@
 static void
 usage(void)
 {
-	fputs("usage: crun-task run [--rm] [-t] [--read-only] [options] "
-	      "<image> <id> [<arg>...]\n"
-	      "       crun-task delete [options] <id>\n"
-	      "Run a container from an image through runc, attached to this "
-	      "terminal or pipe.\n"
-	      "run unpacks the image if needed, prepares a writable snapshot, "
-	      "writes the\nbundle and exits with the container's status. "
-	      "Arguments after <id> replace\nthe image's Cmd and keep its "
-	      "Entrypoint.\n"
-	      "\n"
-	      "      --rm                 remove the container and its "
-	      "snapshot on exit\n"
-	      "  -t, --tty                give the container a terminal\n"
-	      "      --read-only          mount the root filesystem read-only\n"
-	      "  -e, --env <key=value>    set an environment variable "
-	      "(repeatable)\n"
-	      "      --cwd <dir>          working directory\n"
-	      "  -u, --user <user>        user[:group], by name or number\n"
-	      "      --entrypoint <path>  replace the image's Entrypoint\n"
-	      "      --spec <file>        use this runtime spec (from cspec) "
-	      "instead\n"
-	      "      --runtime <path>     OCI runtime binary (default runc)\n"
-	      "      --root <dir>         store root (default $CKIT_ROOT or "
-	      "/var/lib/ckit)\n"
-	      "  -n, --namespace <ns>     namespace (default $CKIT_NAMESPACE "
-	      "or default)\n"
-	      "  -h, --help               show this help\n"
-	      "\n"
-	      "Task state lives in $CKIT_STATE (default /run/ckit).\n"
-	      "Exit status: the container's exit status, 128+N when signal N "
-	      "ended it;\n125 crun-task failed, 126 the command cannot be "
-	      "run, 127 the command\nwas not found, 2 usage error; delete "
-	      "exits 0 or 1.\n", stdout);
+	printf("usage: crun-task run [--rm] [options] <image> <id> "
+	       "[<arg>...]\n"
+	       "       crun-task delete [options] <id>\n"
+	       "Run a container from an image through runc, attached to "
+	       "this terminal or pipe.\nrun unpacks the image if needed and "
+	       "exits with the container's status.\nArguments after <id> "
+	       "replace the image's Cmd and keep its Entrypoint.\n\n"
+	       "      --rm                  remove the container and its "
+	       "snapshot on exit\n"
+	       "      --spec <file>         use this runtime spec (from "
+	       "cspec) instead\n"
+	       "      --runtime <path>      OCI runtime binary (default "
+	       "runc)\n"
+	       "%s"
+	       "      --root <dir>, -n <ns>, --snapshotter <name>  store, "
+	       "namespace, snapshotter\n"
+	       "  -h, --help                show this help\n\n"
+	       "Exit status: the container's, 128+N for signal N; 125 "
+	       "crun-task failed,\n126 command not runnable, 127 command "
+	       "not found, 2 usage; delete: 0 or 1.\n",
+	       ck_spec_help);
 }
 
 enum {
-	OPT_RM = 256, OPT_READ_ONLY, OPT_CWD, OPT_ENTRYPOINT, OPT_SPEC,
-	OPT_RUNTIME, OPT_ROOT, OPT_SNAPSHOTTER,
+	OPT_RM = 256, OPT_SPEC, OPT_RUNTIME, OPT_ROOT, OPT_SNAPSHOTTER,
 };
 
-static const struct option longopts[] = {
+static const struct option own_options[] = {
 	{ "rm", no_argument, NULL, OPT_RM },
-	{ "tty", no_argument, NULL, 't' },
-	{ "read-only", no_argument, NULL, OPT_READ_ONLY },
-	{ "env", required_argument, NULL, 'e' },
-	{ "cwd", required_argument, NULL, OPT_CWD },
-	{ "user", required_argument, NULL, 'u' },
-	{ "entrypoint", required_argument, NULL, OPT_ENTRYPOINT },
 	{ "spec", required_argument, NULL, OPT_SPEC },
 	{ "runtime", required_argument, NULL, OPT_RUNTIME },
 	{ "root", required_argument, NULL, OPT_ROOT },
@@ -72,41 +53,34 @@ static const struct option longopts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-static char **envv;
-static size_t n_env;
-
 static void
 parse_option(struct task_opts *o, int c)
 {
+	struct ck_err *err = NULL;
+
 	switch (c) {
-	case OPT_RM: o->rm = 1; break;
-	case 't': o->spec.tty = 1; break;
-	case OPT_READ_ONLY: o->spec.read_only = 1; break;
-	case 'e':
-		if (strchr(optarg, '=') == NULL || optarg[0] == '=')
-			ck_cli_misuse("invalid --env '%s': use KEY=VALUE",
-				      optarg);
-		envv = ck_xrealloc(envv, (n_env + 2) * sizeof(char *));
-		envv[n_env++] = optarg;
-		envv[n_env] = NULL;
-		o->spec.env = envv;
-		break;
-	case OPT_CWD: o->spec.cwd = optarg; break;
-	case 'u': o->spec.user = optarg; break;
-	case OPT_ENTRYPOINT: o->spec.entrypoint = optarg; break;
-	case OPT_SPEC: o->spec_file = optarg; break;
-	case OPT_RUNTIME: o->runtime = optarg; break;
-	case OPT_ROOT: o->root = optarg; break;
-	case 'n': o->ns = optarg; break;
-	case OPT_SNAPSHOTTER: o->snapshotter = optarg; break;
+	case OPT_RM: o->rm = 1; return;
+	case OPT_SPEC: o->spec_file = optarg; return;
+	case OPT_RUNTIME: o->runtime = optarg; return;
+	case OPT_ROOT: o->root = optarg; return;
+	case 'n': o->ns = optarg; return;
+	case OPT_SNAPSHOTTER: o->snapshotter = optarg; return;
 	case 'h': usage(); exit(0);
-	default: CK_BUG("unhandled option");
 	}
+	if (ck_spec_parse_option(&o->spec, c, optarg, &err) == 0)
+		return;
+	if (err == NULL)
+		CK_BUG("unhandled option");
+	if (ck_err_code(err) == CK_E_INVALID)
+		ck_cli_misuse("%s", err->msg);
+	ck_err_print("crun-task", err);
+	exit(EXIT_TASK_FAILED);
 }
 
 static const char *
 parse_args(int argc, char **argv, struct task_opts *o)
 {
+	struct option *longopts;
 	const char *cmd;
 	int c;
 
@@ -120,6 +94,7 @@ parse_args(int argc, char **argv, struct task_opts *o)
 	if (strcmp(cmd, "run") != 0 && strcmp(cmd, "delete") != 0)
 		ck_cli_misuse("unknown command '%s': use 'run' or 'delete'",
 			      cmd);
+	longopts = ck_cli_join_options(own_options, ck_spec_longopts);
 	opterr = 0;
 	optind = 2;
 	while ((c = getopt_long(argc, argv, "+te:u:n:h", longopts,
@@ -128,9 +103,7 @@ parse_args(int argc, char **argv, struct task_opts *o)
 			ck_cli_misuse("invalid option '%s'", argv[optind - 1]);
 		parse_option(o, c);
 	}
-	if (o->spec.cwd && o->spec.cwd[0] != '/')
-		ck_cli_misuse("invalid --cwd '%s': use an absolute path",
-			      o->spec.cwd);
+	free(longopts);
 	if (strcmp(cmd, "delete") == 0) {
 		if (argc - optind != 1)
 			ck_cli_misuse("delete takes one container ID");
@@ -166,6 +139,6 @@ main(int argc, char **argv)
 	if (err != NULL)
 		ck_err_print("crun-task", err);
 	ck_err_free(&err);
-	free(envv);
+	ck_spec_opts_free(&o.spec);
 	return rc;
 }

@@ -21,65 +21,42 @@ struct options {
 	const char *image;
 	const char *rootfs;
 	const char *output;
-	char **env;
-	size_t n_env;
 	struct ck_spec_opts spec;
 };
 
 static void
 usage(void)
 {
-	fputs("usage: cspec [-t] [--read-only] [--root <dir>] [-n <namespace>]\n"
-	      "             [-e <key=value>]... [--cwd <dir>] [-u <user>]\n"
-	      "             [--hostname <name>] [--id <id>] "
-	      "[--entrypoint <path>]\n"
-	      "             [--rootfs <dir>] [-o <file>] --image <reference> "
-	      "[-- <arg>...]\n"
-	      "Write an OCI runtime spec for an image to stdout.\n"
-	      "Arguments after '--' replace the image's Cmd and keep its "
-	      "Entrypoint;\n--entrypoint replaces the Entrypoint and drops "
-	      "the Cmd. The image must be\nunpacked (cunpack) so that user "
-	      "names can be looked up in it.\n"
-	      "\n"
-	      "  -t, --tty                allocate a terminal\n"
-	      "      --read-only          mount the root filesystem read-only\n"
-	      "  -e, --env <key=value>    set an environment variable "
-	      "(repeatable)\n"
-	      "      --cwd <dir>          working directory\n"
-	      "  -u, --user <user>        user[:group], by name or number\n"
-	      "      --hostname <name>    host name in the container\n"
-	      "      --id <id>            container ID, for the cgroup path\n"
-	      "      --entrypoint <path>  replace the image's Entrypoint\n"
-	      "      --image <reference>  image ('-' or none: read from "
-	      "stdin)\n"
-	      "      --rootfs <dir>       root filesystem to use and to look "
-	      "users up in\n"
-	      "  -o, --output <file>      write to a file instead of stdout\n"
-	      "      --root <dir>         store root (default $CKIT_ROOT or "
-	      "/var/lib/ckit)\n"
-	      "  -n, --namespace <ns>     namespace (default $CKIT_NAMESPACE "
-	      "or default)\n"
-	      "  -h, --help               show this help\n"
-	      "\n"
-	      "Exit status: 0 written, 1 failed, 2 usage error.\n", stdout);
+	printf("usage: cspec [options] [--image <reference>] [-- <arg>...]\n"
+	       "Write an OCI runtime spec for an image to stdout. The image "
+	       "must be unpacked.\nArguments after '--' replace Cmd and keep "
+	       "Entrypoint. Without --image, the\nreference is read from "
+	       "stdin, as cunpack prints it with --json.\n\n"
+	       "%s"
+	       "      --id <id>             container ID, for the cgroup "
+	       "path\n"
+	       "      --rootfs <dir>        root to use and to look users "
+	       "up in\n"
+	       "      --snapshot <key>      snapshot to look users up in\n"
+	       "  -o, --output <file>       write to a file instead of "
+	       "stdout\n"
+	       "      --root <dir>, -n <ns>, --snapshotter <name>  store, "
+	       "namespace, snapshotter\n"
+	       "  -h, --help                show this help\n\n"
+	       "Exit status: 0 written, 1 failed, 2 usage error.\n",
+	       ck_spec_help);
 }
 
 enum {
-	OPT_READ_ONLY = 256, OPT_CWD, OPT_HOSTNAME, OPT_ID, OPT_ENTRYPOINT,
-	OPT_IMAGE, OPT_ROOTFS, OPT_ROOT, OPT_SNAPSHOTTER,
+	OPT_ID = 256, OPT_IMAGE, OPT_ROOTFS, OPT_SNAPSHOT, OPT_ROOT,
+	OPT_SNAPSHOTTER,
 };
 
-static const struct option longopts[] = {
-	{ "tty", no_argument, NULL, 't' },
-	{ "read-only", no_argument, NULL, OPT_READ_ONLY },
-	{ "env", required_argument, NULL, 'e' },
-	{ "cwd", required_argument, NULL, OPT_CWD },
-	{ "user", required_argument, NULL, 'u' },
-	{ "hostname", required_argument, NULL, OPT_HOSTNAME },
+static const struct option own_options[] = {
 	{ "id", required_argument, NULL, OPT_ID },
-	{ "entrypoint", required_argument, NULL, OPT_ENTRYPOINT },
 	{ "image", required_argument, NULL, OPT_IMAGE },
 	{ "rootfs", required_argument, NULL, OPT_ROOTFS },
+	{ "snapshot", required_argument, NULL, OPT_SNAPSHOT },
 	{ "output", required_argument, NULL, 'o' },
 	{ "root", required_argument, NULL, OPT_ROOT },
 	{ "namespace", required_argument, NULL, 'n' },
@@ -89,42 +66,36 @@ static const struct option longopts[] = {
 };
 
 static void
-add_env(struct options *o, const char *kv)
-{
-	if (strchr(kv, '=') == NULL || kv[0] == '=')
-		ck_cli_misuse("invalid --env '%s': use KEY=VALUE", kv);
-	o->env = ck_xrealloc(o->env, (o->n_env + 2) * sizeof(char *));
-	o->env[o->n_env++] = (char *)kv;
-	o->env[o->n_env] = NULL;
-	o->spec.env = o->env;
-}
-
-static void
 parse_option(struct options *o, int c)
 {
+	struct ck_err *err = NULL;
+
 	switch (c) {
-	case 't': o->spec.tty = 1; break;
-	case OPT_READ_ONLY: o->spec.read_only = 1; break;
-	case 'e': add_env(o, optarg); break;
-	case OPT_CWD: o->spec.cwd = optarg; break;
-	case 'u': o->spec.user = optarg; break;
-	case OPT_HOSTNAME: o->spec.hostname = optarg; break;
-	case OPT_ID: o->spec.id = optarg; break;
-	case OPT_ENTRYPOINT: o->spec.entrypoint = optarg; break;
-	case OPT_IMAGE: o->image = optarg; break;
-	case OPT_ROOTFS: o->rootfs = optarg; break;
-	case 'o': o->output = optarg; break;
-	case OPT_ROOT: o->root = optarg; break;
-	case 'n': o->ns = optarg; break;
-	case OPT_SNAPSHOTTER: o->snapshotter = optarg; break;
+	case OPT_ID: o->spec.id = optarg; return;
+	case OPT_IMAGE: o->image = optarg; return;
+	case OPT_ROOTFS: o->rootfs = optarg; return;
+	case OPT_SNAPSHOT: o->spec.snapshot = optarg; return;
+	case 'o': o->output = optarg; return;
+	case OPT_ROOT: o->root = optarg; return;
+	case 'n': o->ns = optarg; return;
+	case OPT_SNAPSHOTTER: o->snapshotter = optarg; return;
 	case 'h': usage(); exit(0);
-	default: CK_BUG("unhandled option");
 	}
+	if (ck_spec_parse_option(&o->spec, c, optarg, &err) == 0)
+		return;
+	if (err == NULL)
+		CK_BUG("unhandled option");
+	if (ck_err_code(err) == CK_E_INVALID)
+		ck_cli_misuse("%s", err->msg);
+	ck_err_print("cspec", err);
+	exit(1);
 }
 
 static void
 parse_args(int argc, char **argv, struct options *o)
 {
+	struct option *longopts = ck_cli_join_options(own_options,
+						      ck_spec_longopts);
 	int c;
 
 	opterr = 0;
@@ -134,15 +105,13 @@ parse_args(int argc, char **argv, struct options *o)
 			ck_cli_misuse("invalid option '%s'", argv[optind - 1]);
 		parse_option(o, c);
 	}
+	free(longopts);
 	if (optind < argc) {
 		if (strcmp(argv[optind - 1], "--") != 0)
 			ck_cli_misuse("unexpected argument '%s'; put the "
 				      "command after '--'", argv[optind]);
 		o->spec.args = &argv[optind];
 	}
-	if (o->spec.cwd && o->spec.cwd[0] != '/')
-		ck_cli_misuse("invalid --cwd '%s': use an absolute path",
-			      o->spec.cwd);
 }
 
 static int
@@ -202,15 +171,15 @@ main(int argc, char **argv)
 {
 	struct options o = { 0 };
 	struct ck_err *err = NULL;
+	int rc = 0;
 
 	ck_log_init("cspec");
 	parse_args(argc, argv, &o);
 	if (run_spec(&o, &err) < 0) {
 		ck_err_print("cspec", err);
 		ck_err_free(&err);
-		free(o.env);
-		return 1;
+		rc = 1;
 	}
-	free(o.env);
-	return 0;
+	ck_spec_opts_free(&o.spec);
+	return rc;
 }
