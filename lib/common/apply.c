@@ -1,236 +1,140 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Layer application for the overlayfs snapshotter.
- *
- * The blob is decompressed by one libarchive reader (raw format, any
- * filter) whose output is hashed for the diff ID and fed to a second
- * reader that parses the tar. Entries are written into the upper
- * directory only through descriptors: each entry's parent is resolved
- * from the upper directory with RESOLVE_IN_ROOT, and the entry itself is
- * made with *at calls on a single name that is never "." or "..".
+ * Layer application. The blob is decompressed and hashed on a thread of
+ * its own (layerstream.c) while libarchive parses the tar here. Each
+ * entry's parent is resolved inside the snapshot directory (apply_path.c)
+ * and the entry is made with *at calls on one name that is never "." or
+ * "..". Metadata goes on in the order that keeps it: owner, then mode
+ * (chown clears set-user-ID bits), then xattrs with security.capability
+ * last (chown and writes clear it), then times. Directory times are set
+ * after the whole layer, because adding entries changes them.
  */
 #define _GNU_SOURCE
 #include <archive.h>
 #include <archive_entry.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "apply.h"
-#include "digest.h"
+#include "apply_int.h"
+#include "layerstream.h"
 #include "util.h"
 
 #define WH_PREFIX ".wh."
+#define WH_META_PREFIX ".wh..wh."
 #define WH_OPAQUE ".wh..wh..opq"
 #define XATTR_OPAQUE "trusted.overlay.opaque"
-#define READ_BLOCK (128 * 1024)
+#define XATTR_CAPS "security.capability"
 
-struct dir_time {
-	char *path;
-	struct timespec times[2];
-};
-
-struct applier {
-	int root;		/* O_PATH descriptor of the upper dir */
-	char *const *lowers;
-	struct archive *outer;	/* decompresses */
-	struct archive *inner;	/* parses the tar */
-	struct ck_sha256 *hash;
-	char *buf;
-	int64_t bytes;
-	struct dir_time *dirs;
-	size_t n_dirs;
+/* The place of a new entry: its parent directory and its name. */
+struct place {
+	int dir;		/* borrowed from the applier's cache */
+	const char *base;
+	const char *path;	/* cleaned path inside the root */
 };
 
 static int
-open_in_root(int root, const char *path, int flags, struct ck_err **errp)
+set_xattr_one(struct applier *a, const struct place *p, int fd,
+	      const char *key, const void *val, size_t size,
+	      struct ck_err **errp)
 {
-	struct open_how how = {
-		.flags = (uint64_t)(flags | O_CLOEXEC),
-		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-	};
-	int fd;
+	char proc[64];
 
-	do
-		fd = (int)syscall(SYS_openat2, root, path, &how, sizeof(how));
-	while (fd < 0 && errno == EAGAIN);
-	if (fd < 0 && errp != NULL)
-		ck_err_set(errp, errno, "open '%s'", path);
-	return fd;
-}
-
-/* Cleans a tar path the way filepath.Join("/", name) does: "..", "." and
- * empty components vanish, and ".." never climbs above the root. */
-static char *
-clean_path(const char *name)
-{
-	char *out = ck_xmalloc(strlen(name) + 1);
-	const char *p = name;
-	size_t len = 0;
-
-	while (*p) {
-		const char *slash = strchr(p, '/');
-		size_t n = slash ? (size_t)(slash - p) : strlen(p);
-
-		if (n == 2 && p[0] == '.' && p[1] == '.') {
-			while (len > 0 && out[len - 1] != '/')
-				len--;
-			if (len > 0)
-				len--;
-		} else if (n > 0 && !(n == 1 && p[0] == '.')) {
-			if (len > 0)
-				out[len++] = '/';
-			memcpy(out + len, p, n);
-			len += n;
-		}
-		p += n;
-		if (*p == '/')
-			p++;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (setxattr(proc, key, val, size, 0) == 0)
+		return 0;
+	/* containerd skips xattrs that the filesystem does not support;
+	 * user.* xattrs on symlinks are not allowed by Linux at all. */
+	if (errno == ENOTSUP || errno == EPERM) {
+		if (!a->xattr_warned++)
+			ck_log(CK_LOG_WARNING, "'%s': xattr '%s' not set: %s",
+			       p->path, key, strerror(errno));
+		return 0;
 	}
-	out[len] = '\0';
-	return out;
+	return ck_err_set(errp, errno, "set xattr '%s'", key);
 }
 
-/* Copies a missing parent directory's owner and mode from the nearest
- * lower layer that has it, as overlayfs copy-up would. */
-static void
-parent_meta(struct applier *a, const char *path, struct stat *st)
-{
-	size_t i;
-
-	st->st_mode = S_IFDIR | 0755;
-	st->st_uid = 0;
-	st->st_gid = 0;
-	for (i = 0; a->lowers && a->lowers[i]; i++) {
-		int lr = open(a->lowers[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
-		int fd;
-
-		if (lr < 0)
-			continue;
-		fd = open_in_root(lr, path, O_PATH, NULL);
-		close(lr);
-		if (fd < 0)
-			continue;
-		if (fstat(fd, st) == 0 && S_ISDIR(st->st_mode)) {
-			close(fd);
-			return;
-		}
-		close(fd);
-		break;
-	}
-	st->st_mode = S_IFDIR | 0755;
-}
-
-/* Opens the directory path inside the root, creating missing parts. */
+/* Sets the entry's xattrs, security.capability last, through fd, which
+ * may be an O_PATH descriptor. Overlay's own attributes are dropped:
+ * they would let a layer forge whiteouts and redirects in the merged
+ * view. */
 static int
-open_parent(struct applier *a, const char *path, struct ck_err **errp)
-{
-	char *prefix;
-	size_t i, n = strlen(path);
-	int fd;
-
-	if (n == 0)
-		return fcntl(a->root, F_DUPFD_CLOEXEC, 0);
-	fd = open_in_root(a->root, path, O_PATH | O_DIRECTORY, NULL);
-	if (fd >= 0 || errno != ENOENT)
-		goto out;
-	prefix = ck_xstrdup(path);
-	for (i = 0; i <= n; i++) {
-		struct stat st;
-		char *slash, *base;
-		int pfd;
-
-		if (prefix[i] != '/' && prefix[i] != '\0')
-			continue;
-		prefix[i] = '\0';
-		fd = open_in_root(a->root, prefix, O_PATH | O_DIRECTORY, NULL);
-		if (fd >= 0 || errno != ENOENT)
-			goto next;
-		slash = strrchr(prefix, '/');
-		base = slash ? slash + 1 : prefix;
-		if (slash)
-			*slash = '\0';
-		pfd = open_in_root(a->root, slash ? prefix : ".",
-				   O_PATH | O_DIRECTORY, NULL);
-		if (slash)
-			*slash = '/';
-		if (pfd < 0)
-			break;
-		parent_meta(a, prefix, &st);
-		if (mkdirat(pfd, base, st.st_mode & 07777) < 0 &&
-		    errno != EEXIST) {
-			close(pfd);
-			break;
-		}
-		if (fchownat(pfd, base, st.st_uid, st.st_gid,
-			     AT_SYMLINK_NOFOLLOW) < 0 ||
-		    fchmodat(pfd, base, st.st_mode & 07777, 0) < 0) {
-			close(pfd);
-			break;
-		}
-		close(pfd);
-		fd = open_in_root(a->root, prefix, O_PATH | O_DIRECTORY, NULL);
-next:
-		if (i < n)
-			prefix[i] = '/';
-		if (fd < 0)
-			break;
-		if (i < n)
-			close(fd);
-	}
-	free(prefix);
-out:
-	if (fd < 0)
-		ck_err_set(errp, errno, "open parent '%s'", path);
-	return fd;
-}
-
-static int
-remove_existing(int dir, const char *name, struct ck_err **errp)
-{
-	if (ck_rm_rf_at(dir, name, errp) < 0)
-		return -1;
-	return 0;
-}
-
-static int
-set_xattrs(struct archive_entry *e, int dir, const char *name, int fd,
-	   struct ck_err **errp)
+set_xattrs(struct applier *a, struct archive_entry *e, const struct place *p,
+	   int fd, struct ck_err **errp)
 {
 	const char *key;
 	const void *val;
 	size_t size;
-	char *proc = NULL;
-	int rc = 0;
+	int pass;
 
-	archive_entry_xattr_reset(e);
-	while (archive_entry_xattr_next(e, &key, &val, &size) == ARCHIVE_OK) {
-		/* Overlay's own attributes would let a layer forge
-		 * whiteouts and redirects in the merged view. */
-		if (ck_has_prefix(key, "trusted.overlay."))
-			continue;
-		if (fd >= 0) {
-			rc = fsetxattr(fd, key, val, size, 0);
-		} else {
-			if (proc == NULL)
-				proc = ck_asprintf("/proc/self/fd/%d/%s", dir,
-						   name);
-			rc = lsetxattr(proc, key, val, size, 0);
-		}
-		if (rc < 0) {
-			ck_err_set(errp, errno, "set xattr '%s'", key);
-			break;
+	if (archive_entry_xattr_count(e) == 0)
+		return 0;
+	for (pass = 0; pass < 2; pass++) {
+		archive_entry_xattr_reset(e);
+		while (archive_entry_xattr_next(e, &key, &val, &size) ==
+		       ARCHIVE_OK) {
+			if (ck_has_prefix(key, "trusted.overlay.") ||
+			    (strcmp(key, XATTR_CAPS) == 0) != pass)
+				continue;
+			if (set_xattr_one(a, p, fd, key, val, size, errp) < 0)
+				return -1;
 		}
 	}
-	free(proc);
-	return rc;
+	return 0;
+}
+
+static void
+entry_times(struct archive_entry *e, struct timespec ts[2])
+{
+	ts[1].tv_sec = archive_entry_mtime(e);
+	ts[1].tv_nsec = archive_entry_mtime_nsec(e);
+	if (archive_entry_atime_is_set(e)) {
+		ts[0].tv_sec = archive_entry_atime(e);
+		ts[0].tv_nsec = archive_entry_atime_nsec(e);
+	} else {
+		ts[0] = ts[1];
+	}
+}
+
+/* Sets owner, mode, xattrs and, except for directories, times of an
+ * entry that is not a regular file. */
+static int
+set_meta(struct applier *a, struct archive_entry *e, const struct place *p,
+	 struct ck_err **errp)
+{
+	struct timespec ts[2];
+	mode_t type = archive_entry_filetype(e);
+
+	if (fchownat(p->dir, p->base, (uid_t)archive_entry_uid(e),
+		     (gid_t)archive_entry_gid(e), AT_SYMLINK_NOFOLLOW) < 0)
+		return ck_err_set(errp, errno, "chown");
+	if (type != AE_IFLNK &&
+	    fchmodat(p->dir, p->base, archive_entry_perm(e) & 07777, 0) < 0)
+		return ck_err_set(errp, errno, "chmod");
+	if (archive_entry_xattr_count(e) > 0) {
+		int fd = openat(p->dir, p->base, O_PATH | O_NOFOLLOW |
+				O_CLOEXEC);
+		int rc = fd < 0 ? ck_err_set(errp, errno, "open") :
+			set_xattrs(a, e, p, fd, errp);
+
+		if (fd >= 0)
+			close(fd);
+		if (rc < 0)
+			return -1;
+	}
+	if (type == AE_IFDIR)
+		return 0;
+	entry_times(e, ts);
+	if (utimensat(p->dir, p->base, ts, AT_SYMLINK_NOFOLLOW) < 0)
+		return ck_err_set(errp, errno, "set times");
+	return 0;
 }
 
 static int
@@ -242,140 +146,80 @@ write_data(struct applier *a, int fd, struct archive_entry *e,
 	int64_t offset;
 	int r;
 
-	while ((r = archive_read_data_block(a->inner, &block, &size,
+	while ((r = archive_read_data_block(a->tar, &block, &size,
 					    &offset)) == ARCHIVE_OK) {
-		const char *p = block;
+		const char *b = block;
 
 		while (size > 0) {
-			ssize_t n = pwrite(fd, p, size, offset);
+			ssize_t n = pwrite(fd, b, size, offset);
 
-			if (n < 0) {
-				if (errno == EINTR)
-					continue;
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
 				return ck_err_set(errp, errno, "write");
-			}
-			p += n;
+			b += n;
 			size -= (size_t)n;
 			offset += n;
 		}
 	}
 	if (r != ARCHIVE_EOF)
-		return ck_err_set(errp, archive_errno(a->inner), "read: %s",
-				  archive_error_string(a->inner));
-	/* Sparse files end in a hole that no block covers. */
-	if (ftruncate(fd, archive_entry_size(e)) < 0)
+		return ck_err_set(errp, archive_errno(a->tar), "read: %s",
+				  archive_error_string(a->tar));
+	/* A sparse file may end in a hole that no block covers. */
+	if (archive_entry_sparse_count(e) > 0 &&
+	    ftruncate(fd, archive_entry_size(e)) < 0)
 		return ck_err_set(errp, errno, "truncate");
 	return 0;
 }
 
+/* Sets a new regular file's metadata through its descriptor. A file
+ * made by root is root's already, and then needs no chown. */
 static int
-make_file(struct applier *a, int dir, const char *name,
-	  struct archive_entry *e, struct ck_err **errp)
+set_file_meta(struct applier *a, struct archive_entry *e,
+	      const struct place *p, int fd, struct ck_err **errp)
 {
-	int fd = openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-			O_CLOEXEC, 0600);
+	uid_t uid = (uid_t)archive_entry_uid(e);
+	gid_t gid = (gid_t)archive_entry_gid(e);
+	struct timespec ts[2];
+
+	if ((uid != 0 || gid != 0 || a->cache_gid >= 0) &&
+	    fchown(fd, uid, gid) < 0)
+		return ck_err_set(errp, errno, "chown");
+	if (fchmod(fd, archive_entry_perm(e) & 07777) < 0)
+		return ck_err_set(errp, errno, "chmod");
+	if (set_xattrs(a, e, p, fd, errp) < 0)
+		return -1;
+	entry_times(e, ts);
+	if (futimens(fd, ts) < 0)
+		return ck_err_set(errp, errno, "set times");
+	return 0;
+}
+
+static int
+make_file(struct applier *a, struct archive_entry *e, const struct place *p,
+	  struct ck_err **errp)
+{
+	int fd = openat(p->dir, p->base, O_WRONLY | O_CREAT | O_EXCL |
+			O_NOFOLLOW | O_CLOEXEC, 0600);
 	int rc;
 
 	if (fd < 0)
 		return ck_err_set(errp, errno, "create");
 	rc = write_data(a, fd, e, errp);
 	if (rc == 0)
-		rc = set_xattrs(e, dir, name, fd, errp);
+		rc = set_file_meta(a, e, p, fd, errp);
 	close(fd);
 	return rc;
 }
 
+/* Links the entry to another file of the snapshot. In overlay mode a
+ * target that only a lower layer has is copied up first, so that the
+ * link stays inside the upper directory. */
 static int
-copy_xattrs(int from, int to, struct ck_err **errp)
+make_hardlink(struct applier *a, const struct place *p, const char *target,
+	      struct ck_err **errp)
 {
-	char names[4096], value[65536];
-	ssize_t len = flistxattr(from, names, sizeof(names));
-	char *k;
-
-	if (len < 0)
-		return errno == ENOTSUP ? 0 :
-			ck_err_set(errp, errno, "list xattrs");
-	for (k = names; k < names + len; k += strlen(k) + 1) {
-		ssize_t n = fgetxattr(from, k, value, sizeof(value));
-
-		if (n < 0 || fsetxattr(to, k, value, (size_t)n, 0) < 0)
-			return ck_err_set(errp, errno, "copy xattr '%s'", k);
-	}
-	return 0;
-}
-
-static int
-copy_contents(int from, int to, const struct stat *st, struct ck_err **errp)
-{
-	struct timespec ts[2] = { st->st_atim, st->st_mtim };
-	off_t left = st->st_size;
-
-	while (left > 0) {
-		ssize_t n = copy_file_range(from, NULL, to, NULL,
-					    (size_t)left, 0);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return ck_err_set(errp, n < 0 ? errno : EIO, "copy");
-		left -= n;
-	}
-	if (fchown(to, st->st_uid, st->st_gid) < 0 ||
-	    fchmod(to, st->st_mode & 07777) < 0)
-		return ck_err_set(errp, errno, "copy owner and mode");
-	if (copy_xattrs(from, to, errp) < 0)
-		return -1;
-	if (futimens(to, ts) < 0)
-		return ck_err_set(errp, errno, "copy times");
-	return 0;
-}
-
-/* Copies the regular file path from the nearest lower layer that has it
- * into the upper directory, as overlayfs copy-up would. */
-static int
-copy_up(struct applier *a, int tdir, const char *tbase, const char *path,
-	struct ck_err **errp)
-{
-	struct stat st;
-	size_t i;
-	int from = -1, to, rc;
-
-	for (i = 0; a->lowers && a->lowers[i] && from < 0; i++) {
-		int lr = open(a->lowers[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
-
-		if (lr < 0)
-			continue;
-		from = open_in_root(lr, path, O_RDONLY | O_NOFOLLOW, NULL);
-		close(lr);
-	}
-	if (from < 0)
-		return ck_err_set(errp, ENOENT, "hardlink target '%s'", path);
-	if (fstat(from, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(from);
-		return ck_err_set(errp, EINVAL, "hardlink target '%s' is not "
-				  "a regular file", path);
-	}
-	to = openat(tdir, tbase, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-		    O_CLOEXEC, 0600);
-	if (to < 0) {
-		close(from);
-		return ck_err_set(errp, errno, "copy up '%s'", path);
-	}
-	rc = copy_contents(from, to, &st, errp);
-	close(from);
-	close(to);
-	return rc < 0 ? ck_err_wrap(errp, "copy up '%s'", path) : 0;
-}
-
-/* Links name to another file of the layer. A target that lives only in
- * a lower layer is copied up first, so the link stays inside the upper
- * directory. */
-static int
-make_hardlink(struct applier *a, int dir, const char *name,
-	      const char *target, struct ck_err **errp)
-{
-	char *t = clean_path(target);
-	char *slash = strrchr(t, '/');
+	char *t = clean_path(target), *slash = strrchr(t, '/');
 	const char *tbase = slash ? slash + 1 : t;
 	int tdir, rc;
 
@@ -385,17 +229,15 @@ make_hardlink(struct applier *a, int dir, const char *name,
 	}
 	if (slash)
 		*slash = '\0';
-	tdir = open_parent(a, slash ? t : "", errp);
-	if (slash)
-		*slash = '/';
+	tdir = open_dir_owned(a, slash ? t : "", errp);
 	if (tdir < 0) {
 		free(t);
 		return ck_err_wrap(errp, "hardlink target '%s'", target);
 	}
-	rc = linkat(tdir, tbase, dir, name, 0);
-	if (rc < 0 && errno == ENOENT && a->lowers && a->lowers[0]) {
-		rc = copy_up(a, tdir, tbase, t, errp);
-		if (rc == 0 && linkat(tdir, tbase, dir, name, 0) < 0)
+	rc = linkat(tdir, tbase, p->dir, p->base, 0);
+	if (rc < 0 && errno == ENOENT && a->mode == CK_APPLY_OVERLAY) {
+		rc = copy_up(a, tdir, tbase, errp);
+		if (rc == 0 && linkat(tdir, tbase, p->dir, p->base, 0) < 0)
 			rc = ck_err_set(errp, errno, "hardlink to '%s'",
 					target);
 	} else if (rc < 0) {
@@ -407,254 +249,282 @@ make_hardlink(struct applier *a, int dir, const char *name,
 }
 
 static int
-make_entry(struct applier *a, int dir, const char *name,
-	   struct archive_entry *e, struct ck_err **errp)
+make_node(struct applier *a, struct archive_entry *e, const struct place *p,
+	  struct ck_err **errp)
 {
 	mode_t type = archive_entry_filetype(e);
-	const char *link = archive_entry_hardlink(e);
+	const char *link = archive_entry_symlink(e);
 
-	if (link != NULL)
-		return make_hardlink(a, dir, name, link, errp);
 	switch (type) {
 	case AE_IFREG:
-		return make_file(a, dir, name, e, errp);
+		return make_file(a, e, p, errp);
 	case AE_IFLNK:
-		if (symlinkat(archive_entry_symlink(e) ?
-			      archive_entry_symlink(e) : "", dir, name) < 0)
+		if (symlinkat(link ? link : "", p->dir, p->base) < 0)
 			return ck_err_set(errp, errno, "symlink");
-		return 0;
+		break;
 	case AE_IFCHR:
 	case AE_IFBLK:
 	case AE_IFIFO:
-		if (mknodat(dir, name, type | 0600,
+		if (mknodat(p->dir, p->base, type | 0600,
 			    makedev(archive_entry_rdevmajor(e),
 				    archive_entry_rdevminor(e))) < 0)
 			return ck_err_set(errp, errno, "mknod");
-		return 0;
+		break;
 	default:
 		return ck_err_set(errp, 0, "unsupported entry type 0%o",
 				  (unsigned)type);
 	}
+	return set_meta(a, e, p, errp);
+}
+
+/* Makes the directory base in dir, or dir itself, opaque. */
+static int
+set_opaque(int dir, const char *base, struct ck_err **errp)
+{
+	char proc[64];
+	int fd = base ? openat(dir, base, O_PATH | O_DIRECTORY | O_NOFOLLOW |
+			       O_CLOEXEC) : dir;
+	int rc;
+
+	if (fd < 0)
+		return ck_err_set(errp, errno, "open");
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	rc = setxattr(proc, XATTR_OPAQUE, "y", 1, 0);
+	if (base)
+		close(fd);
+	return rc < 0 ? ck_err_set(errp, errno, "set opaque") : 0;
 }
 
 static int
-set_meta(int dir, const char *name, struct archive_entry *e,
-	 struct ck_err **errp)
+make_dir(struct applier *a, struct archive_entry *e, const struct place *p,
+	 int was_whiteout, struct ck_err **errp)
 {
 	struct timespec ts[2];
-	mode_t type = archive_entry_filetype(e);
 
-	if (fchownat(dir, name, (uid_t)archive_entry_uid(e),
-		     (gid_t)archive_entry_gid(e), AT_SYMLINK_NOFOLLOW) < 0)
-		return ck_err_set(errp, errno, "chown");
-	/* chown clears set-user-ID bits, so the mode comes after it. */
-	if (type != AE_IFLNK &&
-	    fchmodat(dir, name, archive_entry_perm(e) & 07777, 0) < 0)
-		return ck_err_set(errp, errno, "chmod");
-	if (type == AE_IFDIR)
-		return 0;
-	ts[0].tv_sec = archive_entry_atime_is_set(e) ?
-		archive_entry_atime(e) : archive_entry_mtime(e);
-	ts[0].tv_nsec = archive_entry_atime_is_set(e) ?
-		archive_entry_atime_nsec(e) : archive_entry_mtime_nsec(e);
-	ts[1].tv_sec = archive_entry_mtime(e);
-	ts[1].tv_nsec = archive_entry_mtime_nsec(e);
-	if (utimensat(dir, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
-		return ck_err_set(errp, errno, "set times");
-	return 0;
-}
-
-static int
-make_dir(struct applier *a, int dir, const char *name, const char *path,
-	 struct archive_entry *e, int was_whiteout, struct ck_err **errp)
-{
-	struct dir_time *dt;
-
-	if (mkdirat(dir, name, 0700) < 0 && errno != EEXIST)
+	if (mkdirat(p->dir, p->base, 0700) < 0 && errno != EEXIST)
 		return ck_err_set(errp, errno, "mkdir");
 	/* A directory that replaces a whiteout made in this layer must
 	 * hide what lower layers have under that name. */
-	if (was_whiteout) {
-		char *proc = ck_asprintf("/proc/self/fd/%d/%s", dir, name);
-		int rc = lsetxattr(proc, XATTR_OPAQUE, "y", 1, 0);
-
-		free(proc);
-		if (rc < 0)
-			return ck_err_set(errp, errno, "set opaque");
-	}
-	if (set_xattrs(e, dir, name, -1, errp) < 0)
+	if (was_whiteout && set_opaque(p->dir, p->base, errp) < 0)
 		return -1;
-	a->dirs = ck_xrealloc(a->dirs, (a->n_dirs + 1) * sizeof(*a->dirs));
-	dt = &a->dirs[a->n_dirs++];
-	dt->path = ck_xstrdup(path);
-	dt->times[0].tv_sec = archive_entry_mtime(e);
-	dt->times[0].tv_nsec = archive_entry_mtime_nsec(e);
-	dt->times[1] = dt->times[0];
+	if (set_meta(a, e, p, errp) < 0)
+		return -1;
+	entry_times(e, ts);
+	record_dir_time(a, p->path, &ts[1], &ts[1]);
+	if (a->mode == CK_APPLY_PLAIN)
+		pathset_add(&a->timed, p->path);
 	return 0;
 }
 
 static int
-whiteout(int dir, const char *base, struct ck_err **errp)
+is_whiteout_node(const struct stat *st)
 {
-	const char *name = base + strlen(WH_PREFIX);
-	char *proc;
-	int rc;
-
-	if (strcmp(base, WH_OPAQUE) == 0) {
-		proc = ck_asprintf("/proc/self/fd/%d", dir);
-		rc = setxattr(proc, XATTR_OPAQUE, "y", 1, 0);
-		free(proc);
-		if (rc < 0)
-			return ck_err_set(errp, errno, "set opaque");
-		return 0;
-	}
-	if (*name == '\0' || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
-		return ck_err_set(errp, EINVAL, "invalid whiteout");
-	if (remove_existing(dir, name, errp) < 0)
-		return -1;
-	if (mknodat(dir, name, S_IFCHR | 0, makedev(0, 0)) < 0)
-		return ck_err_set(errp, errno, "make whiteout");
-	return 0;
-}
-
-static int
-is_whiteout_node(int dir, const char *name)
-{
-	struct stat st;
-
-	return fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	       S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0);
+	return S_ISCHR(st->st_mode) && st->st_rdev == makedev(0, 0);
 }
 
 /* Prepares the place for a new entry: a directory over a directory is
  * kept and merged, anything else is removed first. */
 static int
-clear_place(int dir, const char *name, int is_dir, int *was_whiteout,
+clear_place(const struct place *p, int is_dir, int *was_whiteout,
 	    struct ck_err **errp)
 {
 	struct stat st;
 
 	*was_whiteout = 0;
-	if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return errno == ENOENT ? 0 :
-			ck_err_set(errp, errno, "stat");
+	if (fstatat(p->dir, p->base, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : ck_err_set(errp, errno, "stat");
 	if (is_dir && S_ISDIR(st.st_mode))
 		return 0;
-	*was_whiteout = is_whiteout_node(dir, name);
-	return remove_existing(dir, name, errp);
+	*was_whiteout = is_whiteout_node(&st);
+	return ck_rm_rf_at(p->dir, p->base, errp);
+}
+
+static int remove_lower_entries(struct applier *a, int dir, const char *path,
+				struct ck_err **errp);
+
+static int
+remove_lower_child(struct applier *a, int dir, const char *name,
+		   const char *path, struct ck_err **errp)
+{
+	int fd = openat(dir, name, O_PATH | O_DIRECTORY | O_NOFOLLOW |
+			O_CLOEXEC);
+	int rc;
+
+	if (fd < 0)
+		return ck_err_set(errp, errno, "open '%s'", path);
+	rc = remove_lower_entries(a, fd, path, errp);
+	close(fd);
+	return rc;
+}
+
+/* Removes what lower layers have in the directory dir (plain mode): every
+ * entry that this layer did not make, at any depth. */
+static int
+remove_lower_entries(struct applier *a, int dir, const char *path,
+		     struct ck_err **errp)
+{
+	int fd = openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent *de;
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	int rc = 0;
+
+	if (d == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return ck_err_set(errp, errno, "open '%s'", path);
+	}
+	while (rc == 0 && (de = readdir(d)) != NULL) {
+		char *child;
+
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		child = *path ? ck_asprintf("%s/%s", path, de->d_name) :
+			ck_xstrdup(de->d_name);
+		if (!pathset_has(&a->applied, child))
+			rc = ck_rm_rf_at(dirfd(d), de->d_name, errp);
+		else if (de->d_type == DT_DIR)
+			rc = remove_lower_child(a, dirfd(d), de->d_name, child,
+						errp);
+		free(child);
+	}
+	closedir(d);
+	return rc;
+}
+
+/* Applies an OCI whiteout entry base in the directory dir, whose path is
+ * parent. The whiteout of a name that does not exist is a no-op. */
+static int
+apply_whiteout(struct applier *a, int dir, const char *parent,
+	       const char *base, struct ck_err **errp)
+{
+	const char *name = base + strlen(WH_PREFIX);
+	struct place p = { dir, name, parent };
+	int wh;
+
+	if (strcmp(base, WH_OPAQUE) == 0)
+		return a->mode == CK_APPLY_OVERLAY ?
+			set_opaque(dir, NULL, errp) :
+			remove_lower_entries(a, dir, parent, errp);
+	if (ck_has_prefix(base, WH_META_PREFIX)) {
+		/* Other .wh..wh. names are aufs metadata, which containerd
+		 * and umoci skip too. */
+		ck_log(CK_LOG_DEBUG, "skipping '%s/%s'", parent, base);
+		return 0;
+	}
+	if (*name == '\0' || strcmp(name, ".") == 0 ||
+	    strcmp(name, "..") == 0)
+		return ck_err_setc(errp, CK_E_INVALID, 0,
+				   "invalid whiteout name '%s'", base);
+	if (clear_place(&p, 0, &wh, errp) < 0)
+		return -1;
+	if (a->mode == CK_APPLY_OVERLAY &&
+	    mknodat(dir, name, S_IFCHR | 0, makedev(0, 0)) < 0)
+		return ck_err_set(errp, errno, "make whiteout");
+	return 0;
+}
+
+static int
+apply_object(struct applier *a, struct archive_entry *e,
+	     const struct place *p, struct ck_err **errp)
+{
+	const char *link = archive_entry_hardlink(e);
+	int is_dir = archive_entry_filetype(e) == AE_IFDIR && link == NULL;
+	int wh, rc;
+
+	rc = clear_place(p, is_dir, &wh, errp);
+	if (rc == 0 && is_dir)
+		rc = make_dir(a, e, p, wh, errp);
+	else if (rc == 0 && link != NULL)
+		rc = make_hardlink(a, p, link, errp);
+	else if (rc == 0)
+		rc = make_node(a, e, p, errp);
+	if (rc == 0 && a->mode == CK_APPLY_PLAIN)
+		pathset_add_tree(&a->applied, p->path);
+	return rc;
 }
 
 static int
 apply_entry(struct applier *a, struct archive_entry *e, struct ck_err **errp)
 {
-	char *path = clean_path(archive_entry_pathname(e));
-	char *slash = strrchr(path, '/');
-	const char *base = slash ? slash + 1 : path;
-	int is_dir = archive_entry_filetype(e) == AE_IFDIR &&
-		     archive_entry_hardlink(e) == NULL;
-	int dir, wh, rc;
+	const char *name = archive_entry_pathname(e);
+	char *path, *slash;
+	struct place p;
+	int rc;
 
+	if (name == NULL)
+		return ck_err_setc(errp, CK_E_INVALID, 0,
+				   "tar entry without a name");
+	path = clean_path(name);
+	slash = strrchr(path, '/');
+	p.base = slash ? slash + 1 : path;
+	p.path = path;
 	if (*path == '\0') {
 		free(path);
 		return 0;
 	}
 	if (slash)
 		*slash = '\0';
-	dir = open_parent(a, slash ? path : "", errp);
-	if (slash)
-		*slash = '/';
-	if (dir < 0) {
-		free(path);
-		return -1;
-	}
-	if (ck_has_prefix(base, WH_PREFIX)) {
-		rc = whiteout(dir, base, errp);
+	p.dir = open_dir(a, slash ? path : "", errp);
+	if (p.dir >= 0 && ck_has_prefix(p.base, WH_PREFIX)) {
+		rc = apply_whiteout(a, p.dir, slash ? path : "", p.base, errp);
+	} else if (p.dir >= 0) {
+		if (slash)
+			*slash = '/';
+		rc = apply_object(a, e, &p, errp);
 	} else {
-		rc = clear_place(dir, base, is_dir, &wh, errp);
-		if (rc == 0 && is_dir)
-			rc = make_dir(a, dir, base, path, e, wh, errp);
-		else if (rc == 0)
-			rc = make_entry(a, dir, base, e, errp);
-		if (rc == 0 && archive_entry_hardlink(e) == NULL)
-			rc = set_meta(dir, base, e, errp);
+		rc = -1;
 	}
-	close(dir);
 	if (rc < 0)
-		ck_err_wrap(errp, "entry '%s'", archive_entry_pathname(e));
+		ck_err_wrap(errp, "entry '%s'", name);
 	free(path);
 	return rc;
 }
 
-/* Sets directory times last, deepest first, because creating entries
- * inside a directory changes its modification time. */
+/* Sets directory times after the whole layer. A path that is no longer
+ * a directory was replaced later in the layer and is skipped. */
 static int
 finish_dirs(struct applier *a, struct ck_err **errp)
 {
 	size_t i;
 	int rc = 0;
 
-	for (i = a->n_dirs; i-- > 0;) {
+	for (i = 0; i < a->n_dirs; i++) {
 		struct dir_time *dt = &a->dirs[i];
 		int fd = rc ? -1 : open_in_root(a->root, dt->path,
-						O_PATH | O_DIRECTORY, errp);
+						O_PATH | O_DIRECTORY |
+						O_NOFOLLOW, RESOLVE_IN_ROOT,
+						NULL);
 
 		if (fd >= 0) {
-			char *proc = ck_asprintf("/proc/self/fd/%d", fd);
+			char proc[64];
 
+			snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 			if (utimensat(AT_FDCWD, proc, dt->times, 0) < 0)
 				rc = ck_err_set(errp, errno,
 						"set times of '%s'", dt->path);
-			free(proc);
 			close(fd);
-		} else if (!rc) {
-			rc = -1;
 		}
 		free(dt->path);
 	}
 	free(a->dirs);
 	a->dirs = NULL;
-	a->n_dirs = 0;
+	a->n_dirs = a->cap_dirs = 0;
 	return rc;
 }
 
-static ssize_t
-inner_read(struct archive *ar, void *data, const void **buf)
+static la_ssize_t
+tar_read(struct archive *ar, void *data, const void **buf)
 {
 	struct applier *a = data;
-	la_ssize_t n = archive_read_data(a->outer, a->buf, READ_BLOCK);
+	struct ck_err *err = NULL;
+	ssize_t n = ck_layer_stream_read(a->stream, buf, &err);
 
 	if (n < 0) {
-		archive_set_error(ar, archive_errno(a->outer), "%s",
-				  archive_error_string(a->outer));
-		return -1;
+		archive_set_error(ar, err->errnum, "%s", err->msg);
+		ck_err_free(&err);
 	}
-	ck_sha256_update(a->hash, a->buf, (size_t)n);
-	a->bytes += n;
-	*buf = a->buf;
 	return n;
-}
-
-static int
-open_readers(struct applier *a, const char *path, struct ck_err **errp)
-{
-	struct archive_entry *raw;
-
-	a->outer = archive_read_new();
-	archive_read_support_filter_all(a->outer);
-	archive_read_support_format_raw(a->outer);
-	if (archive_read_open_filename(a->outer, path, READ_BLOCK) !=
-	    ARCHIVE_OK ||
-	    archive_read_next_header(a->outer, &raw) != ARCHIVE_OK)
-		return ck_err_set(errp, archive_errno(a->outer),
-				  "decompress: %s",
-				  archive_error_string(a->outer));
-	a->inner = archive_read_new();
-	archive_read_support_format_tar(a->inner);
-	if (archive_read_open(a->inner, a, NULL, inner_read, NULL) !=
-	    ARCHIVE_OK)
-		return ck_err_set(errp, 0, "not a tar archive: %s",
-				  archive_error_string(a->inner));
-	return 0;
 }
 
 static int
@@ -664,59 +534,120 @@ read_entries(struct applier *a, struct ck_apply_stats *stats,
 	struct archive_entry *e;
 	int r;
 
-	while ((r = archive_read_next_header(a->inner, &e)) == ARCHIVE_OK) {
+	a->tar = archive_read_new();
+	archive_read_support_format_tar(a->tar);
+	if (archive_read_open(a->tar, a, NULL, tar_read, NULL) != ARCHIVE_OK)
+		return ck_err_set(errp, 0, "not a tar archive: %s",
+				  archive_error_string(a->tar));
+	while ((r = archive_read_next_header(a->tar, &e)) == ARCHIVE_OK ||
+	       r == ARCHIVE_WARN) {
 		if (apply_entry(a, e, errp) < 0)
 			return -1;
 		stats->entries++;
 	}
 	if (r != ARCHIVE_EOF)
 		return ck_err_set(errp, 0, "not a valid tar archive: %s",
-				  archive_error_string(a->inner));
-	/* The diff ID covers the whole stream, padding after the tar's
-	 * end marker included. */
-	while ((r = (int)inner_read(a->inner, a, &(const void *){ 0 })) > 0)
-		;
-	if (r < 0)
-		return ck_err_set(errp, 0, "decompress: %s",
-				  archive_error_string(a->outer));
+				  archive_error_string(a->tar));
 	return 0;
 }
 
+static int
+check_digests(struct applier *a, const struct ck_apply_opts *o,
+	      struct ck_apply_stats *stats, struct ck_err **errp)
+{
+	char *digest = NULL, *diff_id = NULL;
+	int rc;
+
+	rc = ck_layer_stream_finish(a->stream, &digest, &diff_id,
+				    &stats->bytes, errp);
+	if (rc == 0 && o->digest && strcmp(digest, o->digest) != 0)
+		rc = ck_err_set(errp, 0, "the blob hashes to '%s', but the "
+				"manifest says '%s'", digest, o->digest);
+	if (rc == 0 && o->diff_id && strcmp(diff_id, o->diff_id) != 0)
+		rc = ck_err_set(errp, 0, "uncompressed content hashes to "
+				"'%s', but the image config says '%s'",
+				diff_id, o->diff_id);
+	free(digest);
+	free(diff_id);
+	return rc;
+}
+
+static int
+open_applier(struct applier *a, const char *dir, const struct ck_apply_opts *o,
+	     struct ck_err **errp)
+{
+	size_t i;
+
+	a->mode = o->mode;
+	a->cache_fd = -1;
+	a->root = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (a->root < 0)
+		return ck_err_set(errp, errno, "open '%s'", dir);
+	a->root_path = realpath(dir, NULL);
+	if (a->root_path == NULL)
+		return ck_err_set(errp, errno, "realpath '%s'", dir);
+	for (i = 0; o->mode == CK_APPLY_OVERLAY && o->lowers &&
+	     o->lowers[i]; i++) {
+		int fd = open(o->lowers[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+		if (fd < 0)
+			return ck_err_set(errp, errno, "open lower '%s'",
+					  o->lowers[i]);
+		a->lowers = ck_xrealloc(a->lowers, (i + 1) * sizeof(int));
+		a->lowers[i] = fd;
+		a->n_lowers = i + 1;
+	}
+	return 0;
+}
+
+static void
+close_applier(struct applier *a)
+{
+	size_t i;
+
+	drop_cache(a);
+	for (i = 0; i < a->n_dirs; i++)
+		free(a->dirs[i].path);
+	free(a->dirs);
+	for (i = 0; i < a->n_lowers; i++)
+		close(a->lowers[i]);
+	free(a->lowers);
+	pathset_free(&a->applied);
+	pathset_free(&a->timed);
+	if (a->tar)
+		archive_read_free(a->tar);
+	ck_layer_stream_free(a->stream);
+	if (a->root >= 0)
+		close(a->root);
+	free(a->root_path);
+}
+
 int
-ck_apply_layer(const char *path, const char *dir, char *const *lowers,
-	       const char *diff_id, struct ck_apply_stats *stats,
+ck_apply_layer(const char *path, const char *dir,
+	       const struct ck_apply_opts *o, struct ck_apply_stats *stats,
 	       struct ck_err **errp)
 {
-	struct applier a = { .root = -1, .lowers = lowers };
+	struct applier a = { .root = -1 };
 	struct ck_apply_stats local = { 0 };
-	char *got;
+	mode_t mask;
 	int rc;
 
 	stats = stats ? stats : &local;
-	a.buf = ck_xmalloc(READ_BLOCK);
-	a.hash = ck_sha256_new();
-	a.root = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (a.root < 0)
-		rc = ck_err_set(errp, errno, "open '%s'", dir);
-	else
-		rc = open_readers(&a, path, errp);
+	rc = open_applier(&a, dir, o, errp);
+	if (rc == 0) {
+		a.stream = ck_layer_stream_open(path, errp);
+		rc = a.stream ? 0 : -1;
+	}
+	/* Modes come from the tar alone. */
+	mask = umask(0);
 	if (rc == 0)
 		rc = read_entries(&a, stats, errp);
-	if (finish_dirs(&a, rc ? NULL : errp) < 0)
-		rc = -1;
-	got = ck_sha256_final(a.hash);
-	if (rc == 0 && diff_id != NULL && strcmp(got, diff_id) != 0)
-		rc = ck_err_set(errp, 0, "uncompressed content hashes to "
-				"'%s', but the image config says '%s'", got,
-				diff_id);
-	stats->bytes = a.bytes;
-	free(got);
-	if (a.inner)
-		archive_read_free(a.inner);
-	if (a.outer)
-		archive_read_free(a.outer);
-	if (a.root >= 0)
-		close(a.root);
-	free(a.buf);
+	umask(mask);
+	drop_cache(&a);
+	if (rc == 0)
+		rc = finish_dirs(&a, errp);
+	if (rc == 0)
+		rc = check_digests(&a, o, stats, errp);
+	close_applier(&a);
 	return rc;
 }

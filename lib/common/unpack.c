@@ -122,6 +122,7 @@ apply_into(const struct ck_store *st, const struct ck_snapshotter *sn,
 	   const char *key, const struct ck_descriptor *layer,
 	   const char *diff_id, struct ck_err **errp)
 {
+	struct ck_apply_opts opts = { 0 };
 	struct ck_snapshot s;
 	char **lowers, *dir, *blob;
 	int rc, fd;
@@ -142,7 +143,11 @@ apply_into(const struct ck_store *st, const struct ck_snapshotter *sn,
 	}
 	dir = ck_sn_fs_dir(sn, &s);
 	blob = ck_store_blob_path(st, layer->digest);
-	rc = ck_apply_layer(blob, dir, lowers, diff_id, NULL, errp);
+	opts.mode = CK_APPLY_OVERLAY;
+	opts.lowers = lowers;
+	opts.digest = layer->digest;
+	opts.diff_id = diff_id;
+	rc = ck_apply_layer(blob, dir, &opts, NULL, errp);
 	if (rc == 0) {
 		/* The layer must be on disk before its snapshot is
 		 * committed, or a crash could leave a committed,
