@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The default seccomp profile. Its allow-list and its conditional rules
- * follow containerd's contrib/seccomp default profile: everything not
- * listed fails with EPERM; some syscalls are allowed only with the
- * capability that guards them; clone may not create namespaces without
- * CAP_SYS_ADMIN; personality is limited to the harmless personas.
+ * follow containerd's default profile (contrib/seccomp). Everything not
+ * listed fails with EPERM. Some syscalls are allowed only with the
+ * capability that guards them, clone may not create namespaces without
+ * CAP_SYS_ADMIN, and personality is limited to the standard personas.
  */
 #include <errno.h>
 #include <seccomp.h>
@@ -94,7 +94,7 @@ static const char *const allowed[] = {
 	"wait4", "waitid", "waitpid", "write", "writev", NULL,
 };
 
-/* Syscalls allowed only when the bounding set holds a capability. */
+/* Syscalls allowed only when the bounding set has a capability. */
 static const struct {
 	const char *cap;
 	const char *names[14];
@@ -175,7 +175,8 @@ arch_token(const char *scmp_name)
 	return seccomp_arch_resolve_name(name);
 }
 
-/* Whether at least one of the profile's architectures knows name. */
+/* Whether libseccomp resolves name on one of the profile's
+ * architectures. */
 static int
 syscall_known(const struct arch_set *a, const char *name)
 {
@@ -192,8 +193,8 @@ syscall_known(const struct arch_set *a, const char *name)
 	return 0;
 }
 
-/* Appends the names that the architectures know and that no earlier
- * rule allowed already; seen records them. */
+/* Appends the names that resolve on the architectures and that no
+ * earlier rule allowed; seen records the names added so far. */
 static void
 add_names(json_t *list, const struct arch_set *a, const char *const *names,
 	  json_t *seen)

@@ -283,6 +283,23 @@ apply_process(json_t *proc, json_t *cfg, const char *rootfs,
 			errp);
 }
 
+/* Ports and volumes are the business of whoever sets up the network and
+ * the storage; the spec leaves them out, and the user hears of them. */
+static void
+report_unused(json_t *cfg)
+{
+	const char *name[] = { "ExposedPorts", "Volumes" };
+	const char *what[] = { "exposes port", "declares volume" };
+	const char *k;
+	json_t *v;
+	size_t i;
+
+	for (i = 0; i < 2; i++)
+		json_object_foreach(json_object_get(cfg, name[i]), k, v)
+			ck_log(CK_LOG_INFO, "image %s '%s'; the spec does "
+			       "not act on it", what[i], k);
+}
+
 json_t *
 ck_spec_build(json_t *image, const char *rootfs, const struct ck_spec_opts *o,
 	      struct ck_err **errp)
@@ -304,6 +321,7 @@ ck_spec_build(json_t *image, const char *rootfs, const struct ck_spec_opts *o,
 		json_object_set_new(spec, "hostname",
 				    json_string(o->hostname));
 	set_annotations(spec, cfg);
+	report_unused(cfg);
 	ck_spec_apply_options(spec, o);
 	return spec;
 }

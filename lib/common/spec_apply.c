@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The options of cspec and crun-task run applied to a spec that already
- * holds the defaults and the image config. Capabilities are settled
+ * has the defaults and the image config. Capabilities are settled
  * before seccomp, because the default profile depends on them.
  */
 #define _GNU_SOURCE

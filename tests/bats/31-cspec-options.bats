@@ -250,3 +250,58 @@ probe_dir() {
 			"$(jq -c '.process.user.additionalGids // []' <<<"$theirs")" "$name additional gids"
 	done
 }
+
+# push_variant NAME UMOCI-CONFIG-ARGS...: push a copy of test/busybox with
+# its config changed by umoci as $REGISTRY/test/NAME:latest, and pull and
+# unpack it.
+push_variant() {
+	local name=$1 src=$BATS_TEST_TMPDIR/$1
+	shift
+	cp -a "$(fixture_layout busybox)" "$src"
+	umoci config --image "$src:latest" --tag latest "$@"
+	skopeo copy -q --dest-tls-verify=false "oci:$src:latest" \
+		"docker://$REGISTRY/test/$name:latest"
+	run_tool 0 cpull "$REGISTRY/test/$name:latest"
+	run_tool 0 cunpack "$REGISTRY/test/$name:latest"
+}
+
+@test "cspec -v reports ports and volumes it leaves out" {
+	requires umoci skopeo
+	push_variant ports --config.exposedports 8080/tcp --config.volume /data
+	run_tool 0 cspec -v --image "$REGISTRY/test/ports:latest"
+	assert_contains "$stderr" "image exposes port '8080/tcp'; the spec does not act on it" "port"
+	assert_contains "$stderr" "image declares volume '/data'" "volume"
+	assert_eq "$(jq -r '[.mounts[].destination] | index("/data")' <<<"$output")" null "no volume mount"
+	run_tool 0 cspec --image "$REGISTRY/test/ports:latest"
+	assert_eq "$stderr" "" "stderr without -v"
+}
+
+@test "crun-task run (Entrypoint [\"\"] and Cmd) runs the Cmd" {
+	requires umoci skopeo
+	push_variant emptyep --config.entrypoint '' --config.cmd sh \
+		--config.cmd -c --config.cmd 'echo ran cmd'
+	run_tool 0 cspec --image "$REGISTRY/test/emptyep:latest"
+	assert_eq "$(jq -c .process.args <<<"$output")" '["sh","-c","echo ran cmd"]' "args"
+	run_tool 0 crun-task run --rm "$REGISTRY/test/emptyep:latest" ep1
+	assert_eq "$output" "ran cmd" "stdout"
+}
+
+@test "cspec --snapshot KEY looks users up in that snapshot" {
+	run_tool 0 cunpack --prepare work "$IMG"
+	local fs
+	fs=$(snapshot_fs work)
+	mkdir -p "$fs/etc"
+	{ cat "$(snapshot_fs "$(chain_id_of busybox)")/etc/passwd"
+	  echo 'late:x:3000:3000::/:/bin/sh'; } >"$fs/etc/passwd"
+	run_tool 0 cspec --snapshot work -u late --image "$IMG"
+	assert_eq "$(jq -c '.process.user | [.uid,.gid]' <<<"$output")" '[3000,3000]' "user"
+	run_tool 1 cspec -u late --image "$IMG"
+	assert_contains "$stderr" "user 'late' not found" "without --snapshot"
+	run_tool 1 cspec --snapshot nosuch --image "$IMG"
+	assert_contains "$stderr" "snapshot 'nosuch' not found" "missing snapshot"
+}
+
+@test "crun-task run --cwd (missing directory) is created by runc" {
+	run_tool 0 crun-task run --rm --cwd /made/here "$IMG" cwd1 pwd
+	assert_eq "$output" /made/here "cwd"
+}

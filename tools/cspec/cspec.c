@@ -40,6 +40,8 @@ usage(void)
 	       "      --snapshot <key>      snapshot to look users up in\n"
 	       "  -o, --output <file>       write to a file instead of "
 	       "stdout\n"
+	       "  -v, --verbose             report ports and volumes the "
+	       "spec leaves out\n"
 	       "      --root <dir>, -n <ns>, --snapshotter <name>  store, "
 	       "namespace, snapshotter\n"
 	       "  -h, --help                show this help\n\n"
@@ -58,6 +60,7 @@ static const struct option own_options[] = {
 	{ "rootfs", required_argument, NULL, OPT_ROOTFS },
 	{ "snapshot", required_argument, NULL, OPT_SNAPSHOT },
 	{ "output", required_argument, NULL, 'o' },
+	{ "verbose", no_argument, NULL, 'v' },
 	{ "root", required_argument, NULL, OPT_ROOT },
 	{ "namespace", required_argument, NULL, 'n' },
 	{ "snapshotter", required_argument, NULL, OPT_SNAPSHOTTER },
@@ -76,6 +79,7 @@ parse_option(struct options *o, int c)
 	case OPT_ROOTFS: o->rootfs = optarg; return;
 	case OPT_SNAPSHOT: o->spec.snapshot = optarg; return;
 	case 'o': o->output = optarg; return;
+	case 'v': ck_log_set_level(ck_log_get_level() + 1); return;
 	case OPT_ROOT: o->root = optarg; return;
 	case 'n': o->ns = optarg; return;
 	case OPT_SNAPSHOTTER: o->snapshotter = optarg; return;
@@ -99,7 +103,7 @@ parse_args(int argc, char **argv, struct options *o)
 	int c;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+te:u:o:n:h", longopts,
+	while ((c = getopt_long(argc, argv, "+te:u:o:n:vh", longopts,
 				NULL)) != -1) {
 		if (c == '?' || c == ':')
 			ck_cli_misuse("invalid option '%s'", argv[optind - 1]);
