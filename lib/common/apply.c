@@ -392,6 +392,61 @@ remove_lower_entries(struct applier *a, int dir, const char *path,
 	return rc;
 }
 
+/* Removes the overlay whiteouts in dir, which an opaque dir needs no
+ * more. overlayfs lists a directory without lower layers as it is, so
+ * a whiteout left there would show up as a name that cannot be opened. */
+static int
+remove_whiteouts(int dir, struct ck_err **errp)
+{
+	int fd = openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent *de;
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	int rc = 0;
+
+	if (d == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return ck_err_set(errp, errno, "open directory");
+	}
+	while (rc == 0 && (de = readdir(d)) != NULL) {
+		struct stat st;
+
+		if (de->d_type == DT_CHR &&
+		    fstatat(dirfd(d), de->d_name, &st,
+			    AT_SYMLINK_NOFOLLOW) == 0 &&
+		    is_whiteout_node(&st) &&
+		    unlinkat(dirfd(d), de->d_name, 0) < 0)
+			rc = ck_err_set(errp, errno, "remove '%s'",
+					de->d_name);
+	}
+	closedir(d);
+	return rc;
+}
+
+/* Makes an overlay whiteout for name in dir, unless no lower layer
+ * shows that path: then the whiteout is a no-op, and one in a directory
+ * that has no lower layers would show up in listings. */
+static int
+overlay_whiteout(struct applier *a, int dir, const char *parent,
+		 const char *name, struct ck_err **errp)
+{
+	char *path = *parent ? ck_asprintf("%s/%s", parent, name) :
+		ck_xstrdup(name);
+	char proc[64], v[2];
+	int lfd = lower_open(a, path);
+
+	free(path);
+	if (lfd < 0)
+		return 0;
+	close(lfd);
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", dir);
+	if (getxattr(proc, XATTR_OPAQUE, v, sizeof(v)) == 1 && v[0] == 'y')
+		return 0;
+	if (mknodat(dir, name, S_IFCHR | 0, makedev(0, 0)) < 0)
+		return ck_err_set(errp, errno, "make whiteout");
+	return 0;
+}
+
 /* Applies an OCI whiteout entry base in the directory dir, whose path is
  * parent. The whiteout of a name that does not exist is a no-op. */
 static int
@@ -402,10 +457,11 @@ apply_whiteout(struct applier *a, int dir, const char *parent,
 	struct place p = { dir, name, parent };
 	int wh;
 
+	if (strcmp(base, WH_OPAQUE) == 0 && a->mode == CK_APPLY_OVERLAY)
+		return set_opaque(dir, NULL, errp) < 0 ? -1 :
+			remove_whiteouts(dir, errp);
 	if (strcmp(base, WH_OPAQUE) == 0)
-		return a->mode == CK_APPLY_OVERLAY ?
-			set_opaque(dir, NULL, errp) :
-			remove_lower_entries(a, dir, parent, errp);
+		return remove_lower_entries(a, dir, parent, errp);
 	if (ck_has_prefix(base, WH_META_PREFIX)) {
 		/* Other .wh..wh. names are aufs metadata, which containerd
 		 * and umoci skip too. */
@@ -418,9 +474,8 @@ apply_whiteout(struct applier *a, int dir, const char *parent,
 				   "invalid whiteout name '%s'", base);
 	if (clear_place(&p, 0, &wh, errp) < 0)
 		return -1;
-	if (a->mode == CK_APPLY_OVERLAY &&
-	    mknodat(dir, name, S_IFCHR | 0, makedev(0, 0)) < 0)
-		return ck_err_set(errp, errno, "make whiteout");
+	if (a->mode == CK_APPLY_OVERLAY)
+		return overlay_whiteout(a, dir, parent, name, errp);
 	return 0;
 }
 

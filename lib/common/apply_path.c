@@ -468,14 +468,19 @@ copy_up(struct applier *a, int tdir, const char *tbase, struct ck_err **errp)
 	from = -1;
 	if (lfd >= 0) {
 		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", lfd);
-		from = open(proc, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		from = open(proc, O_RDONLY | O_CLOEXEC);
 		close(lfd);
 	}
 	if (from < 0 || fstat(from, &st) < 0 || !S_ISREG(st.st_mode)) {
 		if (from >= 0)
 			close(from);
-		rc = ck_err_set(errp, lfd < 0 ? ENOENT : EINVAL, "hardlink "
-				"target '%s' is not a regular file", path);
+		if (lfd < 0)
+			rc = ck_err_setc(errp, CK_E_NOTFOUND, 0, "hardlink "
+					 "target '%s' not found", path);
+		else
+			rc = ck_err_setc(errp, CK_E_INVALID, 0, "hardlink "
+					 "target '%s' is not a regular file",
+					 path);
 		free(path);
 		return rc;
 	}

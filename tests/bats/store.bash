@@ -81,3 +81,39 @@ tree_listing() {
 			printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$p" "$y" "$m" "$o" "$s" "$l"
 		done)
 }
+
+# push_case CASE: build the mklayers image CASE into $BATS_TEST_TMPDIR,
+# aimed at the host directory $HOST_MARKERS, push it to
+# $REGISTRY/test/case-CASE:latest with skopeo and pull it with cpull.
+push_case() {
+	local layout=$BATS_TEST_TMPDIR/layouts/$1
+
+	HOST_MARKERS=${HOST_MARKERS:-$BATS_TEST_TMPDIR/host}
+	mkdir -p "$HOST_MARKERS"
+	[[ -e $HOST_MARKERS/victim ]] || echo "host file" >"$HOST_MARKERS/victim"
+	"$FIXTURES/mklayers" "$1" "$layout" "$HOST_MARKERS"
+	skopeo copy -q --dest-tls-verify=false "oci:$layout:latest" \
+		"docker://$REGISTRY/test/case-$1:latest"
+	run_tool 0 cpull "$REGISTRY/test/case-$1:latest"
+}
+
+# umoci_case CASE DIR: unpack the all-gzip build of CASE with umoci.
+umoci_case() {
+	local layout=$BATS_TEST_TMPDIR/layouts/$1-gzip
+
+	MKLAYERS_GZIP=1 "$FIXTURES/mklayers" "$1" "$layout" "$HOST_MARKERS"
+	umoci raw unpack --image "$layout:latest" "$2"
+}
+
+# assert_host_untouched: fail if anything but the victim file is in
+# $HOST_MARKERS or the victim has another link count or contents.
+assert_host_untouched() {
+	assert_eq "$(ls -A "$HOST_MARKERS")" victim "host marker directory"
+	assert_eq "$(stat -c %h "$HOST_MARKERS/victim")" 1 "victim link count"
+	assert_eq "$(<"$HOST_MARKERS/victim")" "host file" "victim contents"
+}
+
+# assert_trees_equal A B: the two trees match by tree-compare.
+assert_trees_equal() {
+	"$FIXTURES/tree-compare" "$1" "$2"
+}
