@@ -204,6 +204,8 @@ write_mock() {
 	run_tool 0 cpull --help
 	assert_contains "$output" "usage: cpull" "help"
 	assert_contains "$output" "Exit status: 0 pulled, 1 failed, 2 usage" "help"
+	assert_contains "$output" "--all-platforms" "help"
+	assert_contains "$output" "[--platform <platform>]..." "help"
 	assert_eq "$stderr" "" "stderr"
 }
 
@@ -420,11 +422,8 @@ write_mock() {
 @test "cpull (otherarch) lists platforms, keeps none" {
 	run_tool 1 cpull --platform linux/amd64 "$REGISTRY/test/otherarch"
 	assert_eq "$output" "" "stdout"
-	assert_contains "$stderr" "has no manifest for platform 'linux/amd64'" \
+	assert_eq "$stderr" "cpull: image '$REGISTRY/test/otherarch:latest': no manifest for platform 'linux/amd64'; the index offers linux/arm64, linux/s390x; choose one with --platform" \
 		"stderr"
-	assert_contains "$stderr" "linux/arm64" "stderr"
-	assert_contains "$stderr" "linux/s390x" "stderr"
-	assert_contains "$stderr" "--platform" "stderr"
 	assert_eq "$(store_blob_count)" 0 "blob count"
 	assert_eq "$(record_count)" 0 "record count"
 }

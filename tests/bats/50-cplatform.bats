@@ -94,6 +94,20 @@ check_pull() {
 	assert_eq "$unpacked" "$2" "/platform of the image unpacked for $1"
 }
 
+# Print every distinct blob digest of fixture NAME's index, sorted.
+fixture_all_blobs() {
+	local index manifest
+
+	index=$(fixture_digest "$1")
+	{
+		echo "$index"
+		for manifest in $(fixture_blob "$1" "$index" | jq -r '.manifests[].digest'); do
+			echo "$manifest"
+			fixture_blob "$1" "$manifest" | jq -r '.config.digest, .layers[].digest'
+		done
+	} | sort -u
+}
+
 @test "cplatform --help (stdout) exits 0" {
 	run_tool 0 "$CPLATFORM" --help
 	assert_contains "$output" "usage: cplatform host" "help"
@@ -475,6 +489,77 @@ check_pull() {
 	done
 }
 
+@test "cpull --all-platforms (levels) stores every manifest" {
+	local blobs expected
+
+	run_tool 0 cpull --json --all-platforms "$LEVELS"
+	assert_eq "$(jq -r '.manifests | length' <<<"$output")" 5 "manifests pulled"
+	assert_eq "$(jq -r '.manifests[0].digest' <<<"$output")" \
+		"$(jq -r .manifest <<<"$output")" "recorded manifest comes first"
+	expected=$(CKIT_PLATFORM=$("$CPLATFORM" host) "$CPLATFORM" select <"$(fixture_index levels)" |
+		jq -r .digest)
+	assert_eq "$(jq -r .manifest <<<"$output")" "$expected" "recorded manifest"
+	blobs=$(fixture_all_blobs levels)
+	assert_eq "$(store_blob_count)" "$(wc -l <<<"$blobs")" "blob count"
+	for digest in $blobs; do
+		assert_file_exists "$CKIT_ROOT/content/blobs/sha256/${digest#sha256:}" "blob $digest"
+	done
+	run_tool 0 "$CPLATFORM" ls --json "$LEVELS"
+	assert_eq "$(jq -s 'map(select(.stored)) | length' <<<"$output")" 5 "stored manifests"
+	assert_eq "$(find "$CKIT_ROOT/content/ingest" -type f | wc -l)" 0 "files left in ingest"
+}
+
+@test "cpull --all-platforms --platform (levels) records it" {
+	run_tool 0 cpull --json --all-platforms --platform linux/arm/v7 "$LEVELS"
+	assert_eq "$(jq -r .manifest <<<"$output")" "$(entry_digest levels 4)" "recorded manifest"
+	assert_eq "$(jq -r .platform <<<"$output")" linux/arm/v7 "recorded platform"
+	assert_eq "$(store_blob_count)" "$(fixture_all_blobs levels | wc -l)" "blob count"
+}
+
+@test "cpull --all-platforms (otherarch) records the first" {
+	run_tool 0 cpull --json --all-platforms --platform linux/amd64 "$REGISTRY/test/otherarch"
+	assert_contains "$stderr" "has no manifest for platform 'linux/amd64'; recording 'linux/arm64'" "stderr"
+	assert_eq "$(jq -r .manifest <<<"$output")" "$(entry_digest otherarch 0)" "recorded manifest"
+	assert_eq "$(store_blob_count)" "$(fixture_all_blobs otherarch | wc -l)" "blob count"
+}
+
+@test "cpull --platform twice (levels) stores exactly those" {
+	requires root overlay
+	local expected digest
+
+	run_tool 0 cpull --json --platform linux/arm/v7 --platform linux/amd64/v2 "$LEVELS"
+	assert_eq "$(jq -r .manifest <<<"$output")" "$(entry_digest levels 4)" "recorded manifest"
+	assert_eq "$(jq -r .platform <<<"$output")" linux/arm/v7 "recorded platform"
+	assert_eq "$(jq -r '[.manifests[].digest] | join(" ")' <<<"$output")" \
+		"$(entry_digest levels 4) $(entry_digest levels 1)" "manifests pulled"
+	expected=$({
+		fixture_digest levels
+		for digest in $(entry_digest levels 4) $(entry_digest levels 1); do
+			echo "$digest"
+			fixture_blob levels "$digest" | jq -r '.config.digest, .layers[].digest'
+		done
+	} | sort -u)
+	assert_eq "$(cd "$CKIT_ROOT/content/blobs/sha256" && ls | sed 's/^/sha256:/' | sort)" \
+		"$expected" "blobs stored"
+	run_tool 0 "$CPLATFORM" ls "$LEVELS"
+	assert_eq "$(cut -f1,4,5 <<<"$output")" $'linux/amd64\t-\tmissing
+linux/amd64/v2\t-\tstored
+linux/amd64/v3\t-\tmissing
+linux/arm64\t-\tmissing
+linux/arm/v7\t*\tstored' "ls marks"
+	read_unpacked_platform
+	assert_eq "$unpacked" linux/arm/v7 "/platform of the recorded manifest"
+}
+
+@test "cpull --platform (one has no match) stores nothing" {
+	run_tool 1 cpull --platform linux/amd64 --platform linux/s390x "$LEVELS"
+	assert_contains "$stderr" "no manifest for platform 'linux/s390x'" "stderr"
+	assert_eq "$(store_blob_count)" 0 "blob count"
+	assert_file_not_exists "$CKIT_ROOT/namespaces/default/index.json.tmp" "temporary index"
+	assert_eq "$(jq '.manifests | length' "$CKIT_ROOT/namespaces/default/index.json" 2>/dev/null || echo 0)" \
+		0 "records"
+}
+
 @test "cplatform bash completion (commands, options) fills in" {
 	source "$TOP/completions/bash/cplatform"
 	COMP_WORDS=(cplatform "")
@@ -504,7 +589,24 @@ check_pull() {
 	assert_eq "${COMPREPLY[*]}" "$REGISTRY/test/busybox:latest" "image names"
 }
 
-@test "zsh -n (cplatform completion) passes" {
+@test "cpull bash completion (--platform) offers platforms" {
+	source "$TOP/completions/bash/cpull"
+	COMP_WORDS=(cpull --platform linux/arm)
+	COMP_CWORD=2
+	_cpull
+	assert_eq "${COMPREPLY[*]}" "linux/arm64 linux/arm/v7 linux/arm/v6" "--platform values"
+	COMP_WORDS=(cpull --platform linux/amd64 --platform linux/amd64/)
+	COMP_CWORD=4
+	_cpull
+	assert_eq "${COMPREPLY[*]}" "linux/amd64/v2 linux/amd64/v3 linux/amd64/v4" "second --platform"
+	COMP_WORDS=(cpull --all)
+	COMP_CWORD=1
+	_cpull
+	assert_eq "${COMPREPLY[*]}" "--all-platforms" "options"
+}
+
+@test "zsh -n (cplatform and cpull completions) passes" {
 	command -v zsh >/dev/null || skip "requires zsh in PATH"
 	run -0 zsh -n "$TOP/completions/zsh/_cplatform"
+	run -0 zsh -n "$TOP/completions/zsh/_cpull"
 }

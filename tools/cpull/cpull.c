@@ -20,6 +20,7 @@ enum {
 	OPT_JSON = 256,
 	OPT_ROOT,
 	OPT_PLATFORM,
+	OPT_ALL_PLATFORMS,
 	OPT_PLAIN_HTTP,
 };
 
@@ -31,17 +32,20 @@ struct options {
 };
 
 static const char usage_text[] =
-"usage: cpull [-qv] [--json] [--plain-http] [--platform <platform>]\n"
-"             [--root <dir>] [-n <namespace>] <reference>\n"
+"usage: cpull [-qv] [--all-platforms] [--json] [--plain-http]\n"
+"             [--platform <platform>]... [--root <dir>] [-n <namespace>]\n"
+"             <reference>\n"
 "Pull an image from a registry into the content store and print\n"
 "NAME@DIGEST: the normalised name and the digest it resolved to.\n"
 "\n"
 "  -q, --quiet             print only errors on stderr\n"
 "  -v, --verbose           print each step on stderr; twice for debug\n"
+"      --all-platforms     pull every manifest of an index\n"
 "      --json              print one JSON object instead of NAME@DIGEST\n"
 "      --plain-http        use HTTP, not HTTPS (loopback hosts always do)\n"
 "      --platform <platform>\n"
-"                          os/arch[/variant] to pick from an index\n"
+"                          os/arch[/variant] to pick from an index; given\n"
+"                          more than once, pull each and record the first\n"
 "                          (default $CKIT_PLATFORM, else this machine's)\n"
 "      --root <dir>        store root (default $CKIT_ROOT, else\n"
 "                          /var/lib/ckit)\n"
@@ -95,6 +99,7 @@ parse_options(int argc, char **argv, struct options *o)
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "plain-http", no_argument, NULL, OPT_PLAIN_HTTP },
 		{ "platform", required_argument, NULL, OPT_PLATFORM },
+		{ "all-platforms", no_argument, NULL, OPT_ALL_PLATFORMS },
 		{ "root", required_argument, NULL, OPT_ROOT },
 		{ "namespace", required_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
@@ -118,7 +123,15 @@ parse_options(int argc, char **argv, struct options *o)
 			o->pull.plain_http = 1;
 			break;
 		case OPT_PLATFORM:
-			o->pull.platform = optarg;
+			/* Each --platform takes an argv slot, so argc
+			 * entries are enough. */
+			if (o->pull.platforms == NULL)
+				o->pull.platforms = ck_xcalloc(
+					(size_t)argc, sizeof(char *));
+			o->pull.platforms[o->pull.n_platforms++] = optarg;
+			break;
+		case OPT_ALL_PLATFORMS:
+			o->pull.all_platforms = 1;
 			break;
 		case OPT_ROOT:
 			o->pull.root = optarg;
@@ -146,13 +159,21 @@ parse_options(int argc, char **argv, struct options *o)
 static void
 print_json(const struct pull_result *res)
 {
-	json_t *j = json_object();
+	json_t *j = json_object(), *list = json_array();
+	size_t i;
 
 	json_object_set_new(j, "name", json_string(res->name));
 	json_object_set_new(j, "digest", json_string(res->digest));
 	json_object_set_new(j, "manifest", json_string(res->manifest));
 	json_object_set_new(j, "platform", res->platform ?
 			    json_string(res->platform) : json_null());
+	for (i = 0; i < res->n_manifests; i++)
+		json_array_append_new(list, json_pack("{s:s, s:o}", "digest",
+			res->manifests[i].digest, "platform",
+			res->manifests[i].platform ?
+			json_string(res->manifests[i].platform) :
+			json_null()));
+	json_object_set_new(j, "manifests", list);
 	json_object_set_new(j, "size", json_integer(res->size));
 	ck_cli_print_json(j);
 	json_decref(j);
@@ -205,6 +226,7 @@ int
 main(int argc, char **argv)
 {
 	struct options o = { 0 };
+	int status;
 
 	ck_log_init("cpull");
 	parse_options(argc, argv, &o);
@@ -214,5 +236,7 @@ main(int argc, char **argv)
 		ck_log_set_level(CK_LOG_INFO);
 	else if (o.verbose > 1)
 		ck_log_set_level(CK_LOG_DEBUG);
-	return run_pull(&o);
+	status = run_pull(&o);
+	free(o.pull.platforms);
+	return status;
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * cpull's pull. Every blob is staged and verified before the first commit.
- * Commits go layers, config, manifest, then the index, so a reader that
- * finds a manifest or index in content/blobs/ finds all it points to.
+ * cpull's pull. Every blob of every chosen platform manifest is staged and
+ * verified before the first commit. Commits go, for each manifest, layers,
+ * config, manifest, and then the index, so a reader that finds a manifest
+ * or index in content/blobs/ finds all it points to.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,15 @@
 #include "store.h"
 #include "util.h"
 
+/* A platform manifest being pulled. */
+struct chosen {
+	struct ck_descriptor desc;
+	char *platform;		/* as the index writes it, or NULL */
+	char *data;		/* the manifest's bytes */
+	size_t len;
+	struct ck_manifest m;
+};
+
 struct pull {
 	const struct pull_opts *opts;
 	struct ck_ref ref;
@@ -25,15 +35,33 @@ struct pull {
 	struct ck_store st;
 	int have_store;
 	struct ck_registry *reg;
-	struct ck_platform want;
+	struct ck_platform *want;	/* --platform values, or the default */
+	size_t n_want;
 	struct ck_descriptor target;	/* what the reference resolved to */
 	int target_is_index;
-	struct ck_descriptor manifest;	/* the platform manifest */
-	char *manifest_data;
-	size_t manifest_len;
-	struct ck_manifest m;
-	char *platform;			/* of the platform manifest */
+	struct chosen *chosen;		/* [0] is the one recorded */
+	size_t n_chosen;
 };
+
+static int
+parse_wanted(struct pull *p, const struct pull_opts *opts,
+	     struct ck_err **errp)
+{
+	size_t i;
+
+	p->want = ck_xcalloc(opts->n_platforms + 1, sizeof(*p->want));
+	if (opts->n_platforms == 0) {
+		p->n_want = 1;
+		return ck_platform_default(&p->want[0], errp);
+	}
+	for (i = 0; i < opts->n_platforms; i++) {
+		if (ck_platform_parse(opts->platforms[i], &p->want[i],
+				      errp) < 0)
+			return -1;
+		p->n_want++;
+	}
+	return 0;
+}
 
 static int
 pull_open(struct pull *p, const struct pull_opts *opts, struct ck_err **errp)
@@ -43,17 +71,12 @@ pull_open(struct pull *p, const struct pull_opts *opts, struct ck_err **errp)
 		.stall_timeout = opts->stall_timeout,
 		.user_agent = "ckit-cpull",
 	};
-	int rc;
 
 	p->opts = opts;
 	if (ck_ref_parse(opts->reference, &p->ref, errp) < 0)
 		return -1;
 	p->name = ck_ref_name(&p->ref);
-	if (opts->platform != NULL)
-		rc = ck_platform_parse(opts->platform, &p->want, errp);
-	else
-		rc = ck_platform_default(&p->want, errp);
-	if (rc < 0)
+	if (parse_wanted(p, opts, errp) < 0)
 		return -1;
 	if (ck_store_open(&p->st, opts->root, opts->ns, errp) < 0)
 		return -1;
@@ -65,15 +88,22 @@ pull_open(struct pull *p, const struct pull_opts *opts, struct ck_err **errp)
 static void
 pull_close(struct pull *p)
 {
+	size_t i;
+
 	ck_registry_close(p->reg);
 	if (p->have_store)
 		ck_store_close(&p->st);
-	ck_platform_free(&p->want);
+	for (i = 0; i < p->n_want; i++)
+		ck_platform_free(&p->want[i]);
+	free(p->want);
 	ck_descriptor_free(&p->target);
-	ck_descriptor_free(&p->manifest);
-	ck_manifest_free(&p->m);
-	free(p->manifest_data);
-	free(p->platform);
+	for (i = 0; i < p->n_chosen; i++) {
+		ck_descriptor_free(&p->chosen[i].desc);
+		ck_manifest_free(&p->chosen[i].m);
+		free(p->chosen[i].data);
+		free(p->chosen[i].platform);
+	}
+	free(p->chosen);
 	free(p->name);
 	ck_ref_free(&p->ref);
 }
@@ -178,77 +208,110 @@ resolve_target(struct pull *p, struct ck_registry_manifest *rm,
 	return 0;
 }
 
-/* Skips entries without a platform and attestations (unknown/unknown). */
-static int
-usable_entry(const struct ck_index_entry *e, struct ck_platform *have)
+/* Adds an index entry to the manifests to pull, unless it is there. */
+static void
+add_chosen(struct pull *p, const struct ck_platform_entry *e)
 {
-	enum ck_kind kind = ck_media_type_kind(e->desc.media_type);
-
-	if (e->platform == NULL || ck_has_prefix(e->platform, "unknown/"))
-		return 0;
-	if (kind != CK_KIND_MANIFEST && e->desc.media_type[0] != '\0')
-		return 0;
-	return ck_platform_parse(e->platform, have, NULL) == 0;
-}
-
-static int
-no_match_error(const struct pull *p, const struct ck_index_entry *e,
-	       size_t n, struct ck_err **errp)
-{
-	struct ck_platform have;
-	struct ck_buf offered = { 0 };
-	char *want = ck_platform_format(&p->want);
+	struct chosen *c;
 	size_t i;
 
-	for (i = 0; i < n; i++) {
-		if (!usable_entry(&e[i], &have))
-			continue;
-		ck_buf_addf(&offered, "%s%s", offered.len ? ", " : "",
-			    e[i].platform);
-		ck_platform_free(&have);
-	}
-	ck_err_setc(errp, CK_E_NOTFOUND, 0, "image '%s' has no manifest for "
-		    "platform '%s'; it offers %s%s", p->name, want,
-		    offered.len ? offered.data : "no usable platform",
-		    offered.len ? "; choose one with --platform" : "");
-	ck_buf_free(&offered);
-	free(want);
-	return -1;
+	for (i = 0; i < p->n_chosen; i++)
+		if (strcmp(p->chosen[i].desc.digest, e->desc.digest) == 0)
+			return;
+	p->chosen = ck_xrealloc(p->chosen, (p->n_chosen + 1) *
+				sizeof(*p->chosen));
+	c = &p->chosen[p->n_chosen++];
+	memset(c, 0, sizeof(*c));
+	ck_descriptor_copy(&c->desc, &e->desc);
+	c->platform = e->text ? ck_xstrdup(e->text) : NULL;
+	ck_log(CK_LOG_INFO, "chose manifest '%s' for platform '%s'",
+	       c->desc.digest, c->platform ? c->platform : "none");
 }
 
-/* Picks the entry whose platform ranks highest for p->want. */
+/*
+ * Chooses for --all-platforms. The manifest for the first wanted platform
+ * goes first, as the one recorded, or the first usable one when none
+ * matches. Then comes every other manifest in index order, attestations
+ * too. Nested indexes are skipped.
+ */
 static int
-choose_manifest(struct pull *p, const char *data, size_t len,
-		struct ck_err **errp)
+choose_all(struct pull *p, const struct ck_platform_entry *e, size_t n,
+	   struct ck_err **errp)
 {
-	struct ck_index_entry *e;
-	struct ck_platform have;
-	size_t n, i, best = 0;
-	int rank, best_rank = 0;
+	char *want = ck_platform_format(&p->want[0]);
+	size_t i, best;
 
-	if (ck_index_parse(data, len, &e, &n, errp) < 0)
-		return ck_err_wrap(errp, "image '%s'", p->name);
+	if (ck_platform_select(&p->want[0], 0, e, n, &best, NULL) < 0) {
+		for (best = 0; best < n; best++)
+			if (ck_platform_entry_usable(&e[best]))
+				break;
+		if (best < n)
+			ck_log(CK_LOG_WARNING, "image '%s' has no manifest "
+			       "for platform '%s'; recording '%s'", p->name,
+			       want, e[best].text);
+	}
+	if (best < n)
+		add_chosen(p, &e[best]);
+	else
+		ck_log(CK_LOG_WARNING, "image '%s' lists no manifest for a "
+		       "platform; recording the first manifest", p->name);
+	free(want);
 	for (i = 0; i < n; i++) {
-		if (!usable_entry(&e[i], &have))
-			continue;
-		rank = ck_platform_rank(&p->want, &have);
-		ck_platform_free(&have);
-		if (rank > best_rank) {
-			best_rank = rank;
-			best = i;
-		}
+		if (e[i].desc.media_type[0] == '\0' ||
+		    ck_media_type_kind(e[i].desc.media_type) ==
+		    CK_KIND_MANIFEST)
+			add_chosen(p, &e[i]);
+		else
+			ck_log(CK_LOG_WARNING, "image '%s': skipping entry "
+			       "'%s' of type '%s', which is not a manifest",
+			       p->name, e[i].desc.digest,
+			       e[i].desc.media_type);
 	}
-	if (best_rank == 0) {
-		no_match_error(p, e, n, errp);
-		ck_index_free(e, n);
-		return -1;
-	}
-	ck_descriptor_copy(&p->manifest, &e[best].desc);
-	p->platform = ck_xstrdup(e[best].platform);
-	ck_index_free(e, n);
-	ck_log(CK_LOG_INFO, "chose manifest '%s' for platform '%s'",
-	       p->manifest.digest, p->platform);
+	if (p->n_chosen == 0)
+		return ck_err_setc(errp, CK_E_NOTFOUND, 0, "image '%s': the "
+				   "index lists no manifest", p->name);
 	return 0;
+}
+
+/* Names the image in a no-match error and the option that picks another
+ * platform. */
+static void
+no_match_hint(const struct pull *p, struct ck_err **errp)
+{
+	char *msg;
+
+	if (errp == NULL || *errp == NULL)
+		return;
+	msg = ck_xstrdup((*errp)->msg);
+	ck_err_setc(errp, CK_E_NOTFOUND, 0, "image '%s': %s; choose one with "
+		    "--platform", p->name, msg);
+	free(msg);
+}
+
+/* Picks the manifests to pull: the best match for each wanted platform,
+ * or every manifest. */
+static int
+choose_manifests(struct pull *p, const char *data, size_t len,
+		 struct ck_err **errp)
+{
+	struct ck_platform_entry *e;
+	size_t n, i, best;
+	int rc = 0;
+
+	if (ck_platform_index_parse(data, len, &e, &n, errp) < 0)
+		return ck_err_wrap(errp, "image '%s'", p->name);
+	if (p->opts->all_platforms)
+		rc = choose_all(p, e, n, errp);
+	for (i = 0; i < p->n_want && !p->opts->all_platforms; i++) {
+		rc = ck_platform_select(&p->want[i], 0, e, n, &best, errp);
+		if (rc < 0) {
+			no_match_hint(p, errp);
+			break;
+		}
+		add_chosen(p, &e[best]);
+	}
+	ck_platform_entries_free(e, n);
+	return rc;
 }
 
 /* Verifies bytes held in memory against their descriptor. */
@@ -270,13 +333,14 @@ check_bytes(const char *kind, const struct ck_descriptor *d,
 	return rc;
 }
 
-/* Fetches the chosen platform manifest, unless the store has it. An
- * index entry without a mediaType takes the manifest's own. */
+/* Fetches a chosen platform manifest, unless the store has it. An index
+ * entry without a mediaType takes the manifest's own. */
 static int
-fetch_platform_manifest(struct pull *p, struct ck_err **errp)
+fetch_platform_manifest(struct pull *p, struct chosen *c,
+			struct ck_err **errp)
 {
 	struct ck_registry_manifest rm = { 0 };
-	struct ck_descriptor *d = &p->manifest;
+	struct ck_descriptor *d = &c->desc;
 	char *subject = ck_asprintf("manifest '%s'", d->digest), *mt = NULL;
 	int rc = -1;
 
@@ -297,8 +361,8 @@ fetch_platform_manifest(struct pull *p, struct ck_err **errp)
 		rc = ck_store_stage_bytes(&p->st, d->digest, rm.data, rm.len,
 					  errp);
 	if (rc == 0) {
-		p->manifest_data = rm.data;
-		p->manifest_len = rm.len;
+		c->data = rm.data;
+		c->len = rm.len;
 		rm.data = NULL;
 	}
 	if (rc == 0 && d->media_type[0] == '\0') {
@@ -383,9 +447,9 @@ write_memory(void *arg, const void *data, size_t len, struct ck_err **errp)
 /* Reads a verified copy of the config into cfg from blobs/, or from the
  * ingest, where an earlier pull that failed left it staged. */
 static int
-read_stored_config(struct pull *p, struct ck_buf *cfg)
+read_stored_config(struct pull *p, const struct ck_descriptor *d,
+		   struct ck_buf *cfg)
 {
-	const struct ck_descriptor *d = &p->m.config;
 	char *staged = ck_asprintf("%s/ingest/%s.staged", p->st.content,
 				   ck_digest_hex(d->digest));
 	char *data = NULL;
@@ -407,13 +471,12 @@ read_stored_config(struct pull *p, struct ck_buf *cfg)
 /* Loads a config that fetch_blob found ready. It is fetched again only if
  * a concurrent pull commits it while both reads run. */
 static int
-load_config(struct pull *p, struct ck_buf *cfg, struct ck_err **errp)
+load_config(struct pull *p, const struct ck_descriptor *d,
+	    struct ck_buf *cfg, struct ck_err **errp)
 {
-	const struct ck_descriptor *d = &p->m.config;
-
 	ck_buf_free(cfg);
-	if (read_stored_config(p, cfg) == 0 ||
-	    read_stored_config(p, cfg) == 0)
+	if (read_stored_config(p, d, cfg) == 0 ||
+	    read_stored_config(p, d, cfg) == 0)
 		return 0;
 	ck_buf_free(cfg);
 	if (ck_registry_get_blob(p->reg, d->digest, write_memory, cfg,
@@ -423,9 +486,22 @@ load_config(struct pull *p, struct ck_buf *cfg, struct ck_err **errp)
 	return check_bytes("config", d, cfg->data, cfg->len, errp);
 }
 
+/* Whether any wanted platform runs have. */
+static int
+wanted(const struct pull *p, const struct ck_platform *have)
+{
+	size_t i;
+
+	for (i = 0; i < p->n_want; i++)
+		if (ck_platform_match(&p->want[i], have, 0))
+			return 1;
+	return 0;
+}
+
 /* Takes the platform of a manifest without an index from its config. */
 static void
-platform_from_config(struct pull *p, const struct ck_buf *cfg)
+platform_from_config(struct pull *p, struct chosen *c,
+		     const struct ck_buf *cfg)
 {
 	json_t *j = json_loadb(cfg->data, cfg->len, 0, NULL);
 	const char *os = json_string_value(json_object_get(j, "os"));
@@ -435,21 +511,21 @@ platform_from_config(struct pull *p, const struct ck_buf *cfg)
 	struct ck_platform have;
 
 	if (os != NULL && arch != NULL && *os != '\0' && *arch != '\0')
-		p->platform = variant && *variant ?
+		c->platform = variant && *variant ?
 			ck_asprintf("%s/%s/%s", os, arch, variant) :
 			ck_asprintf("%s/%s", os, arch);
 	json_decref(j);
-	if (p->platform == NULL) {
+	if (c->platform == NULL) {
 		ck_log(CK_LOG_WARNING, "image '%s' does not name its platform",
 		       p->name);
 		return;
 	}
-	if (ck_platform_parse(p->platform, &have, NULL) == 0) {
-		if (ck_platform_rank(&p->want, &have) == 0) {
-			char *want = ck_platform_format(&p->want);
+	if (ck_platform_parse(c->platform, &have, NULL) == 0) {
+		if (!wanted(p, &have)) {
+			char *want = ck_platform_format(&p->want[0]);
 
 			ck_log(CK_LOG_WARNING, "image '%s' is for platform "
-			       "'%s', not for '%s'", p->name, p->platform,
+			       "'%s', not for '%s'", p->name, c->platform,
 			       want);
 			free(want);
 		}
@@ -457,30 +533,31 @@ platform_from_config(struct pull *p, const struct ck_buf *cfg)
 	}
 }
 
+/* Fetches the config and layers of one manifest into the ingest. */
 static int
-fetch_blobs(struct pull *p, struct ck_err **errp)
+fetch_manifest_blobs(struct pull *p, struct chosen *c, struct ck_err **errp)
 {
 	struct ck_buf cfg = { 0 };
 	char label[48];
 	size_t i;
-	int need_cfg = p->platform == NULL &&
-		       p->m.config.size <= CK_MANIFEST_MAX;
+	int need_cfg = !p->target_is_index &&
+		       c->m.config.size <= CK_MANIFEST_MAX;
 
-	if (fetch_blob(p, &p->m.config, "config", need_cfg ? &cfg : NULL,
+	if (fetch_blob(p, &c->m.config, "config", need_cfg ? &cfg : NULL,
 		       errp) < 0)
 		goto fail;
 	/* An empty buffer means the config was in the store already. */
 	if (need_cfg && (cfg.data == NULL ||
-			 cfg.len != (size_t)p->m.config.size) &&
-	    load_config(p, &cfg, errp) < 0)
+			 cfg.len != (size_t)c->m.config.size) &&
+	    load_config(p, &c->m.config, &cfg, errp) < 0)
 		goto fail;
 	if (need_cfg)
-		platform_from_config(p, &cfg);
+		platform_from_config(p, c, &cfg);
 	ck_buf_free(&cfg);
-	for (i = 0; i < p->m.n_layers; i++) {
+	for (i = 0; i < c->m.n_layers; i++) {
 		snprintf(label, sizeof(label), "layer %zu/%zu", i + 1,
-			 p->m.n_layers);
-		if (fetch_blob(p, &p->m.layers[i], label, NULL, errp) < 0)
+			 c->m.n_layers);
+		if (fetch_blob(p, &c->m.layers[i], label, NULL, errp) < 0)
 			return -1;
 	}
 	return 0;
@@ -489,18 +566,41 @@ fail:
 	return -1;
 }
 
-/* Commits what fetch staged: layers, config, manifest, index last. */
 static int
-commit_blobs(struct pull *p, struct ck_err **errp)
+fetch_blobs(struct pull *p, struct ck_err **errp)
 {
 	size_t i;
 
-	for (i = 0; i < p->m.n_layers; i++)
-		if (ck_store_commit(&p->st, p->m.layers[i].digest, errp) < 0)
+	for (i = 0; i < p->n_chosen; i++) {
+		if (p->n_chosen > 1)
+			ck_log(CK_LOG_INFO, "fetching the blobs of manifest "
+			       "'%s' (%s)", p->chosen[i].desc.digest,
+			       p->chosen[i].platform ? p->chosen[i].platform :
+						       "no platform");
+		if (fetch_manifest_blobs(p, &p->chosen[i], errp) < 0)
 			return -1;
-	if (ck_store_commit(&p->st, p->m.config.digest, errp) < 0 ||
-	    ck_store_commit(&p->st, p->manifest.digest, errp) < 0)
-		return -1;
+	}
+	return 0;
+}
+
+/* Commits what fetch staged: for each manifest its layers, config and the
+ * manifest itself, then the index last. */
+static int
+commit_blobs(struct pull *p, struct ck_err **errp)
+{
+	const struct chosen *c;
+	size_t i, k;
+
+	for (k = 0; k < p->n_chosen; k++) {
+		c = &p->chosen[k];
+		for (i = 0; i < c->m.n_layers; i++)
+			if (ck_store_commit(&p->st, c->m.layers[i].digest,
+					    errp) < 0)
+				return -1;
+		if (ck_store_commit(&p->st, c->m.config.digest, errp) < 0 ||
+		    ck_store_commit(&p->st, c->desc.digest, errp) < 0)
+			return -1;
+	}
 	if (p->target_is_index &&
 	    ck_store_commit(&p->st, p->target.digest, errp) < 0)
 		return -1;
@@ -513,8 +613,8 @@ record_image(struct pull *p, struct ck_err **errp)
 	struct ck_image img = {
 		.name = p->name,
 		.target = p->target,
-		.manifest = p->manifest,
-		.platform = p->platform,
+		.manifest = p->chosen[0].desc,
+		.platform = p->chosen[0].platform,
 		.created = ck_now_rfc3339(),
 	};
 	int rc = ck_image_put(&p->st, &img, errp);
@@ -526,56 +626,104 @@ record_image(struct pull *p, struct ck_err **errp)
 	return 0;
 }
 
+/* Adds d's size to *size unless its digest is in seen already. */
+static void
+count_blob(const struct ck_descriptor *d, const char ***seen, size_t *n,
+	   int64_t *size)
+{
+	size_t i;
+
+	for (i = 0; i < *n; i++)
+		if (strcmp((*seen)[i], d->digest) == 0)
+			return;
+	*seen = ck_xrealloc(*seen, (*n + 1) * sizeof(**seen));
+	(*seen)[(*n)++] = d->digest;
+	*size += d->size;
+}
+
 /* Bytes of the image's blobs, each distinct digest counted once. */
 static int64_t
 image_size(const struct pull *p)
 {
-	int64_t size = p->manifest.size + p->m.config.size;
-	size_t i, j;
+	const char **seen = NULL;
+	int64_t size = 0;
+	size_t n = 0, i, k;
 
 	if (p->target_is_index)
-		size += p->target.size;
-	for (i = 0; i < p->m.n_layers; i++) {
-		for (j = 0; j < i; j++)
-			if (strcmp(p->m.layers[i].digest,
-				   p->m.layers[j].digest) == 0)
-				break;
-		if (j == i)
-			size += p->m.layers[i].size;
+		count_blob(&p->target, &seen, &n, &size);
+	for (k = 0; k < p->n_chosen; k++) {
+		count_blob(&p->chosen[k].desc, &seen, &n, &size);
+		count_blob(&p->chosen[k].m.config, &seen, &n, &size);
+		for (i = 0; i < p->chosen[k].m.n_layers; i++)
+			count_blob(&p->chosen[k].m.layers[i], &seen, &n,
+				   &size);
 	}
+	free(seen);
 	return size;
 }
 
 static void
 fill_result(const struct pull *p, struct pull_result *res)
 {
+	size_t i;
+
 	res->name = ck_xstrdup(p->name);
 	res->digest = ck_xstrdup(p->target.digest);
-	res->manifest = ck_xstrdup(p->manifest.digest);
-	res->platform = p->platform ? ck_xstrdup(p->platform) : NULL;
+	res->manifest = ck_xstrdup(p->chosen[0].desc.digest);
+	res->platform = p->chosen[0].platform ?
+			ck_xstrdup(p->chosen[0].platform) : NULL;
+	res->manifests = ck_xcalloc(p->n_chosen, sizeof(*res->manifests));
+	for (i = 0; i < p->n_chosen; i++) {
+		res->manifests[i].digest = ck_xstrdup(p->chosen[i].desc.digest);
+		res->manifests[i].platform = p->chosen[i].platform ?
+			ck_xstrdup(p->chosen[i].platform) : NULL;
+	}
+	res->n_manifests = p->n_chosen;
 	res->size = image_size(p);
 }
 
-/* Finds the platform manifest and keeps its bytes in p->manifest_data. */
+/* Fetches, stages and parses each chosen platform manifest. */
 static int
-resolve_manifest(struct pull *p, struct ck_err **errp)
+fetch_manifests(struct pull *p, struct ck_err **errp)
+{
+	struct chosen *c;
+	size_t i;
+
+	for (i = 0; i < p->n_chosen; i++) {
+		c = &p->chosen[i];
+		if (fetch_platform_manifest(p, c, errp) < 0)
+			return -1;
+		if (ck_manifest_parse(c->data, c->len, &c->m, errp) < 0)
+			return ck_err_wrap(errp, "manifest '%s'",
+					   c->desc.digest);
+	}
+	return 0;
+}
+
+/* Finds the platform manifests and keeps their bytes in p->chosen. */
+static int
+resolve_manifests(struct pull *p, struct ck_err **errp)
 {
 	struct ck_registry_manifest rm = { 0 };
+	struct chosen *c;
 	int rc = resolve_target(p, &rm, errp);
 
 	if (rc == 0 && p->target_is_index) {
-		rc = choose_manifest(p, rm.data, rm.len, errp);
+		rc = choose_manifests(p, rm.data, rm.len, errp);
 		if (rc == 0)
-			rc = fetch_platform_manifest(p, errp);
+			rc = fetch_manifests(p, errp);
 	} else if (rc == 0) {
-		ck_descriptor_copy(&p->manifest, &p->target);
-		p->manifest_data = ck_xmalloc(rm.len + 1);
-		memcpy(p->manifest_data, rm.data, rm.len + 1);
-		p->manifest_len = rm.len;
+		p->chosen = ck_xcalloc(1, sizeof(*p->chosen));
+		p->n_chosen = 1;
+		c = &p->chosen[0];
+		ck_descriptor_copy(&c->desc, &p->target);
+		c->data = ck_xmalloc(rm.len + 1);
+		memcpy(c->data, rm.data, rm.len + 1);
+		c->len = rm.len;
+		if (ck_manifest_parse(c->data, c->len, &c->m, errp) < 0)
+			rc = ck_err_wrap(errp, "manifest '%s'",
+					 c->desc.digest);
 	}
-	if (rc == 0 && ck_manifest_parse(p->manifest_data, p->manifest_len,
-					 &p->m, errp) < 0)
-		rc = ck_err_wrap(errp, "manifest '%s'", p->manifest.digest);
 	/* Staged only now, so that an index without a usable platform or
 	 * an invalid manifest leaves nothing behind. */
 	if (rc == 0)
@@ -595,7 +743,7 @@ pull_image(const struct pull_opts *opts, struct pull_result *res,
 	memset(res, 0, sizeof(*res));
 	rc = pull_open(&p, opts, errp);
 	if (rc == 0)
-		rc = resolve_manifest(&p, errp);
+		rc = resolve_manifests(&p, errp);
 	if (rc == 0)
 		rc = fetch_blobs(&p, errp);
 	if (rc == 0)
@@ -611,9 +759,16 @@ pull_image(const struct pull_opts *opts, struct pull_result *res,
 void
 pull_result_free(struct pull_result *res)
 {
+	size_t i;
+
 	free(res->name);
 	free(res->digest);
 	free(res->manifest);
 	free(res->platform);
+	for (i = 0; i < res->n_manifests; i++) {
+		free(res->manifests[i].digest);
+		free(res->manifests[i].platform);
+	}
+	free(res->manifests);
 	memset(res, 0, sizeof(*res));
 }

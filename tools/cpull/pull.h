@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * cpull's pull: resolve a reference at its registry, stage every blob of
- * the chosen platform, then commit them and record the image. A pull that
+ * the chosen platforms, then commit them and record the image. A pull that
  * fails leaves no blob in content/blobs/ and no image record.
  */
 #ifndef CPULL_PULL_H
@@ -15,17 +15,30 @@ struct pull_opts {
 	const char *reference;
 	const char *root;	/* NULL: $CKIT_ROOT or the default */
 	const char *ns;		/* NULL: $CKIT_NAMESPACE or "default" */
-	const char *platform;	/* NULL: this machine or $CKIT_PLATFORM */
+	/* Platforms to pull from an index, the first one recorded. With
+	 * none, $CKIT_PLATFORM or this machine's is taken. */
+	char **platforms;
+	size_t n_platforms;
+	int all_platforms;	/* every manifest of an index */
 	int plain_http;
 	int progress;		/* a progress line per blob on stderr */
 	long stall_timeout;	/* seconds; 0 takes the default */
 };
 
+/* A platform manifest that the pull stored. */
+struct pull_manifest {
+	char *digest;
+	char *platform;		/* "os/arch[/variant]", or NULL */
+};
+
 struct pull_result {
 	char *name;		/* normalised reference, the record's key */
 	char *digest;		/* what the reference resolved to */
-	char *manifest;		/* the platform manifest's digest */
-	char *platform;		/* "os/arch[/variant]", or NULL */
+	char *manifest;		/* digest of the recorded manifest */
+	char *platform;		/* its "os/arch[/variant]", or NULL */
+	/* Every manifest pulled, the recorded one first. */
+	struct pull_manifest *manifests;
+	size_t n_manifests;
 	int64_t size;		/* bytes of all the image's blobs */
 };
 
