@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The overlayfs snapshotter. A snapshot's directories are created before
- * its record, and its record is removed before its directories, so a
- * record always names complete directories; directories without a record
- * are left over from a crash and unused.
+ * Snapshot records and the overlayfs, btrfs and native snapshotters. A
+ * snapshot's directories are created before its record, and its record
+ * is removed before its directories, so a record always names complete
+ * directories; directories without a record are left over from a crash
+ * and unused.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -18,26 +20,79 @@
 
 #include "digest.h"
 #include "snapshot.h"
+#include "snapshot_int.h"
 #include "util.h"
 
 static const char *kind_names[] = { "", "committed", "active", "view" };
+static const char *type_names[] = { "", "overlayfs", "btrfs", "native" };
+
+static enum ck_sn_type
+type_of(const char *name)
+{
+	int t;
+
+	for (t = CK_SN_OVERLAY; t <= CK_SN_NATIVE; t++)
+		if (strcmp(name, type_names[t]) == 0)
+			return (enum ck_sn_type)t;
+	return 0;
+}
+
+/* Returns the snapshotter to use when none is named. */
+static char *
+default_name(const struct ck_store *st)
+{
+	const char *env = getenv("CKIT_SNAPSHOTTER");
+	char *path, *data = NULL;
+	size_t len;
+
+	if (env && *env)
+		return ck_xstrdup(env);
+	path = ck_asprintf("%s/snapshots/default", st->root);
+	if (ck_read_file(path, 64, &data, &len, NULL) == 0) {
+		data[strcspn(data, "\n")] = '\0';
+		if (type_of(data) == 0) {
+			ck_log(CK_LOG_WARNING, "ignoring unknown snapshotter "
+			       "'%s' in '%s'", data, path);
+			free(data);
+			data = NULL;
+		}
+	}
+	free(path);
+	return data ? data : ck_xstrdup("overlayfs");
+}
+
+/* Records name as the store's default unless it has one already. */
+static void
+keep_default(const struct ck_store *st, const char *name)
+{
+	char *path = ck_asprintf("%s/snapshots/default", st->root);
+	char *text = ck_asprintf("%s\n", name);
+
+	if (!ck_path_exists(path))
+		ck_write_file_atomic(path, text, strlen(text), 0644, NULL);
+	free(text);
+	free(path);
+}
 
 int
 ck_sn_open(struct ck_snapshotter *sn, const struct ck_store *st,
 	   const char *name, struct ck_err **errp)
 {
-	char *p;
+	char *chosen, *p;
 	int rc;
 
 	memset(sn, 0, sizeof(*sn));
-	if (name == NULL || *name == '\0')
-		name = "overlayfs";
-	if (strcmp(name, "overlayfs") != 0)
-		return ck_err_setc(errp, CK_E_INVALID, 0,
-				   "unknown snapshotter '%s': use 'overlayfs'",
-				   name);
-	sn->name = ck_xstrdup(name);
-	sn->dir = ck_asprintf("%s/snapshots/%s", st->root, name);
+	chosen = name && *name ? ck_xstrdup(name) : default_name(st);
+	sn->type = type_of(chosen);
+	if (sn->type == 0) {
+		rc = ck_err_setc(errp, CK_E_INVALID, 0, "unknown snapshotter "
+				 "'%s': use 'overlayfs', 'btrfs' or 'native'",
+				 chosen);
+		free(chosen);
+		return rc;
+	}
+	sn->name = chosen;
+	sn->dir = ck_asprintf("%s/snapshots/%s", st->root, chosen);
 	p = ck_asprintf("%s/meta", sn->dir);
 	rc = ck_mkdir_p(p, 0700, errp);
 	free(p);
@@ -46,6 +101,10 @@ ck_sn_open(struct ck_snapshotter *sn, const struct ck_store *st,
 		rc = ck_mkdir_p(p, 0700, errp);
 		free(p);
 	}
+	if (rc == 0 && sn->type == CK_SN_BTRFS)
+		rc = ck_btrfs_check(sn->dir, errp);
+	if (rc == 0 && name && *name)
+		keep_default(st, chosen);
 	if (rc < 0)
 		ck_sn_close(sn);
 	return rc;
@@ -170,26 +229,51 @@ write_record(const struct ck_snapshotter *sn, const struct ck_snapshot *s,
 	return rc;
 }
 
+/* Makes the fs dir of a new snapshot: empty, or for btrfs and native a
+ * snapshot or copy of the parent's. */
+static int
+make_fs(const struct ck_snapshotter *sn, const char *dir,
+	const char *parent_id, enum ck_snap_kind kind, struct ck_err **errp)
+{
+	char *fs = ck_asprintf("%s/fs", dir);
+	char *from = parent_id ? ck_asprintf("%s/snapshots/%s/fs", sn->dir,
+					     parent_id) : NULL;
+	int rc;
+
+	if (sn->type == CK_SN_BTRFS) {
+		rc = ck_btrfs_create(dir, from, kind == CK_SNAP_VIEW, errp);
+	} else if (mkdir(fs, 0755) < 0) {
+		rc = ck_err_set(errp, errno, "mkdir '%s'", fs);
+	} else {
+		rc = sn->type == CK_SN_NATIVE && from ?
+			ck_native_copy(from, fs, errp) : 0;
+	}
+	free(from);
+	free(fs);
+	return rc;
+}
+
 static int
 make_dirs(const struct ck_snapshotter *sn, const char *id,
-	  struct ck_err **errp)
+	  const char *parent_id, enum ck_snap_kind kind, struct ck_err **errp)
 {
-	const char *sub[] = { "", "/fs", "/work" };
-	size_t i;
+	char *dir = ck_asprintf("%s/snapshots/%s", sn->dir, id);
+	char *work = ck_asprintf("%s/work", dir);
+	int rc = 0;
 
-	for (i = 0; i < 3; i++) {
-		char *p = ck_asprintf("%s/snapshots/%s%s", sn->dir, id,
-				      sub[i]);
-		int rc = mkdir(p, i == 1 ? 0755 : 0700);
-
-		if (rc < 0) {
-			ck_err_set(errp, errno, "mkdir '%s'", p);
-			free(p);
-			return -1;
-		}
-		free(p);
-	}
-	return 0;
+	if (mkdir(dir, 0700) < 0)
+		rc = ck_err_set(errp, errno, "mkdir '%s'", dir);
+	if (rc == 0)
+		rc = make_fs(sn, dir, parent_id, kind, errp);
+	if (rc == 0 && sn->type == CK_SN_OVERLAY && mkdir(work, 0700) < 0)
+		rc = ck_err_set(errp, errno, "mkdir '%s'", work);
+	if (rc < 0 && sn->type == CK_SN_BTRFS)
+		ck_btrfs_destroy(dir, NULL);
+	if (rc < 0)
+		ck_rm_rf(dir, NULL);
+	free(work);
+	free(dir);
+	return rc;
 }
 
 int
@@ -212,22 +296,27 @@ ck_sn_prepare(const struct ck_snapshotter *sn, const char *key,
 			    "snapshot '%s' already exists", key);
 		goto out;
 	}
+	memset(&ps, 0, sizeof(ps));
 	if (parent != NULL) {
 		if (ck_sn_stat(sn, parent, &ps, errp) < 0)
 			goto out;
 		rc = ps.kind == CK_SNAP_COMMITTED ? 0 :
 			ck_err_setc(errp, CK_E_INVALID, 0, "parent '%s' is "
 				    "not a committed snapshot", parent);
-		ck_snapshot_free(&ps);
-		if (rc < 0)
+		if (rc < 0) {
+			ck_snapshot_free(&ps);
 			goto out;
+		}
 	}
 	s.key = (char *)key;
 	s.parent = (char *)parent;
 	s.kind = kind;
 	s.id = ck_random_hex(8);
 	s.created = ck_now_rfc3339();
-	rc = make_dirs(sn, s.id, errp);
+	/* NOTE: a native snapshot copies its parent here, under the
+	 * snapshotter's lock, so other tools wait for the copy. */
+	rc = make_dirs(sn, s.id, ps.id, kind, errp);
+	ck_snapshot_free(&ps);
 	if (rc == 0 && fill_lock != NULL) {
 		*fill_lock = ck_sn_lock_fill(sn, &s, errp);
 		rc = *fill_lock < 0 ? -1 : 0;
@@ -296,6 +385,8 @@ remove_locked(const struct ck_snapshotter *sn, const char *key,
 	if (unlink(meta) < 0)
 		rc = ck_err_set(errp, errno, "remove '%s'", meta);
 	dir = ck_asprintf("%s/snapshots/%s", sn->dir, s.id);
+	if (rc == 0 && !shared && sn->type == CK_SN_BTRFS)
+		rc = ck_btrfs_destroy(dir, errp);
 	if (rc == 0 && !shared)
 		rc = ck_rm_rf(dir, errp);
 	free(dir);
@@ -342,6 +433,16 @@ ck_sn_commit(const struct ck_snapshotter *sn, const char *name,
 		ck_snapshot_free(&s);
 		rc = remove_locked(sn, key, errp);
 		goto out;
+	}
+	if (sn->type == CK_SN_BTRFS) {
+		char *fs = ck_sn_fs_dir(sn, &s);
+
+		rc = ck_btrfs_set_readonly(fs, errp);
+		free(fs);
+		if (rc < 0) {
+			ck_snapshot_free(&s);
+			goto out;
+		}
 	}
 	free(s.key);
 	s.key = ck_xstrdup(name);
@@ -418,6 +519,13 @@ ck_sn_mounts(const struct ck_snapshotter *sn, const char *key,
 	memset(m, 0, sizeof(*m));
 	if (ck_sn_stat(sn, key, &s, errp) < 0)
 		return -1;
+	if (sn->type != CK_SN_OVERLAY) {
+		set_mount(m, "bind", ck_sn_fs_dir(sn, &s),
+			  ck_xstrdup(s.kind == CK_SNAP_ACTIVE ? "rw,rbind" :
+				     "ro,rbind"));
+		ck_snapshot_free(&s);
+		return 0;
+	}
 	lowers = ck_sn_lowers(sn, key, errp);
 	if (lowers == NULL) {
 		ck_snapshot_free(&s);
@@ -449,6 +557,71 @@ ck_sn_mounts(const struct ck_snapshotter *sn, const char *key,
 	return 0;
 }
 
+/* Returns options with every "<dir>/snapshots/" taken out. */
+static char *
+relative_options(const struct ck_snapshotter *sn, const char *options)
+{
+	char *prefix = ck_asprintf("%s/snapshots/", sn->dir);
+	size_t n = strlen(prefix);
+	struct ck_buf b = { 0 };
+	const char *p = options, *hit;
+
+	while ((hit = strstr(p, prefix)) != NULL) {
+		ck_buf_add(&b, p, (size_t)(hit - p));
+		p = hit + n;
+	}
+	ck_buf_add(&b, p, strlen(p));
+	free(prefix);
+	return b.data;
+}
+
+/*
+ * Mounts overlayfs with options. The kernel copies at most one page of
+ * mount options, and under the default root each absolute lowerdir path
+ * takes 59 bytes, so about 69 layers fill a 4 KiB page. Longer options
+ * get paths relative to the snapshots directory, and the mount runs from
+ * there, as containerd's mount helper does.
+ */
+static int
+mount_overlay(const struct ck_snapshotter *sn, const char *target,
+	      unsigned long flags, const char *options, struct ck_err **errp)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	char *rel, *abs_target, *dir;
+	int cwd, rc, saved;
+
+	if (strlen(options) < page)
+		return mount("overlay", target, "overlay", flags, options) < 0 ?
+			ck_err_set(errp, errno, "mount overlay on '%s'",
+				   target) : 0;
+	rel = relative_options(sn, options);
+	if (strlen(rel) >= page) {
+		free(rel);
+		return ck_err_setc(errp, CK_E_INVALID, 0, "overlay mount "
+				   "options of %zu bytes pass the limit of "
+				   "%zu: too many layers", strlen(options),
+				   page - 1);
+	}
+	abs_target = realpath(target, NULL);
+	dir = ck_asprintf("%s/snapshots", sn->dir);
+	cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	rc = abs_target && cwd >= 0 && chdir(dir) == 0 ?
+		mount("overlay", abs_target, "overlay", flags, rel) : -1;
+	saved = errno;
+	if (cwd >= 0 && fchdir(cwd) < 0)
+		ck_log(CK_LOG_WARNING, "cannot return to the working "
+		       "directory: %s", strerror(errno));
+	if (rc < 0)
+		ck_err_set(errp, saved, "mount overlay on '%s' from '%s'",
+			   target, dir);
+	if (cwd >= 0)
+		close(cwd);
+	free(dir);
+	free(abs_target);
+	free(rel);
+	return rc < 0 ? -1 : 0;
+}
+
 int
 ck_sn_mount(const struct ck_snapshotter *sn, const char *key,
 	    const char *target, struct ck_err **errp)
@@ -467,9 +640,8 @@ ck_sn_mount(const struct ck_snapshotter *sn, const char *key,
 			       MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
 			rc = ck_err_set(errp, errno, "remount '%s' read-only",
 					target);
-	} else if (mount("overlay", target, "overlay", 0, m.options) < 0) {
-		rc = ck_err_set(errp, errno, "mount overlay on '%s' (%s)",
-				target, m.options);
+	} else {
+		rc = mount_overlay(sn, target, 0, m.options, errp);
 	}
 	ck_mount_free(&m);
 	return rc;
@@ -577,14 +749,13 @@ ck_sn_mount_view(const struct ck_snapshotter *sn, const char *key,
 	ck_buf_addf(&lower, "lowerdir=%s", top);
 	for (i = 0; lowers[i]; i++)
 		ck_buf_addf(&lower, ":%s", lowers[i]);
-	if (i == 0) {
+	if (i == 0 || sn->type != CK_SN_OVERLAY) {
 		if (mount(top, target, NULL, MS_BIND, NULL) < 0 ||
 		    mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY,
 			  NULL) < 0)
 			rc = ck_err_set(errp, errno, "bind mount '%s'", top);
-	} else if (mount("overlay", target, "overlay", MS_RDONLY,
-			 lower.data) < 0) {
-		rc = ck_err_set(errp, errno, "mount overlay on '%s'", target);
+	} else {
+		rc = mount_overlay(sn, target, MS_RDONLY, lower.data, errp);
 	}
 	ck_buf_free(&lower);
 	ck_strv_free(lowers);

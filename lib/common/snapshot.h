@@ -5,8 +5,9 @@
  * keep them. Committed layers are keyed by chain ID so images share them.
  *
  *   meta/<sha256 of key>.json   one record per snapshot
- *   snapshots/<id>/fs           the snapshot's files (overlay upper dir)
- *   snapshots/<id>/work         overlay work dir of a writable snapshot
+ *   snapshots/<id>/fs           the snapshot's files: the overlay upper
+ *                               dir, a btrfs subvolume or a full copy
+ *   snapshots/<id>/work         overlay work dir
  *   snapshots/<id>/lock         held by the process filling the snapshot
  *
  * Records change only under the snapshotter's lock and by rename.
@@ -23,9 +24,16 @@ enum ck_snap_kind {
 	CK_SNAP_VIEW,
 };
 
+enum ck_sn_type {
+	CK_SN_OVERLAY = 1,	/* layers as overlayfs upper dirs */
+	CK_SN_BTRFS,		/* btrfs subvolumes and snapshots */
+	CK_SN_NATIVE,		/* full copies of the parent */
+};
+
 struct ck_snapshotter {
-	char *name;	/* "overlayfs" */
-	char *dir;	/* <root>/snapshots/<name> */
+	char *name;		/* "overlayfs", "btrfs" or "native" */
+	char *dir;		/* <root>/snapshots/<name> */
+	enum ck_sn_type type;
 };
 
 struct ck_snapshot {
@@ -43,6 +51,12 @@ struct ck_mount {
 	char *options;	/* comma-separated */
 };
 
+/*
+ * Opens the snapshotter name. A NULL or empty name takes
+ * $CKIT_SNAPSHOTTER, else the store's default (snapshots/default), else
+ * overlayfs. The first snapshotter named on a store without a default
+ * becomes its default, so later tools find the same snapshots.
+ */
 int ck_sn_open(struct ck_snapshotter *sn, const struct ck_store *st,
 	       const char *name, struct ck_err **errp);
 void ck_sn_close(struct ck_snapshotter *sn);
@@ -62,9 +76,13 @@ int ck_sn_remove(const struct ck_snapshotter *sn, const char *key,
 		 struct ck_err **errp);
 char *ck_sn_fs_dir(const struct ck_snapshotter *sn,
 		   const struct ck_snapshot *s);
-/* Lists the fs dirs of key's parents, nearest first, NULL-terminated. */
+/* Lists the fs dirs of key's parents, nearest first, NULL-terminated.
+ * Only overlayfs snapshots need them: the others hold full trees. */
 char **ck_sn_lowers(const struct ck_snapshotter *sn, const char *key,
 		    struct ck_err **errp);
+/* Describes the mount of key with absolute paths. ck_sn_mount mounts
+ * it, with relative overlay paths when the options would pass the
+ * kernel's page-size limit. */
 int ck_sn_mounts(const struct ck_snapshotter *sn, const char *key,
 		 struct ck_mount *m, struct ck_err **errp);
 int ck_sn_mount(const struct ck_snapshotter *sn, const char *key,

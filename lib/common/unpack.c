@@ -143,7 +143,8 @@ apply_into(const struct ck_store *st, const struct ck_snapshotter *sn,
 	}
 	dir = ck_sn_fs_dir(sn, &s);
 	blob = ck_store_blob_path(st, layer->digest);
-	opts.mode = CK_APPLY_OVERLAY;
+	opts.mode = sn->type == CK_SN_OVERLAY ? CK_APPLY_OVERLAY :
+		CK_APPLY_PLAIN;
 	opts.lowers = lowers;
 	opts.digest = layer->digest;
 	opts.diff_id = diff_id;

@@ -8,12 +8,15 @@ pull_fixture() {
 	run_tool 0 cpull "$REGISTRY/test/$1:${2:-latest}"
 }
 
+# The snapshot helpers read the records of snapshotter $SNAPSHOTTER.
+SNAPSHOTTER=${SNAPSHOTTER:-overlayfs}
+
 # snapshot_meta KEY: print the path of the snapshot record of KEY.
 snapshot_meta() {
 	local hash
 
 	hash=$(printf '%s' "$1" | sha256sum | cut -c1-64)
-	echo "$CKIT_ROOT/snapshots/overlayfs/meta/$hash.json"
+	echo "$CKIT_ROOT/snapshots/$SNAPSHOTTER/meta/$hash.json"
 }
 
 # snapshot_fs KEY: print the fs directory of snapshot KEY.
@@ -21,7 +24,31 @@ snapshot_fs() {
 	local id
 
 	id=$(jq -r .id "$(snapshot_meta "$1")")
-	echo "$CKIT_ROOT/snapshots/overlayfs/snapshots/$id/fs"
+	echo "$CKIT_ROOT/snapshots/$SNAPSHOTTER/snapshots/$id/fs"
+}
+
+# mount_snapshot CHAIN_ID DIR: mount a read-only view of the committed
+# snapshot CHAIN_ID of $SNAPSHOTTER on DIR: mount_chain for overlayfs, a
+# bind mount of the full tree for btrfs and native.
+mount_snapshot() {
+	if [[ $SNAPSHOTTER == overlayfs ]]; then
+		mount_chain "$1" "$2"
+		return
+	fi
+	mkdir -p "$2"
+	mount --bind -o ro "$(snapshot_fs "$1")" "$2"
+}
+
+# btrfs_root: make a btrfs filesystem on a loop device backed by a sparse
+# file in $BATS_TEST_TMPDIR and point CKIT_ROOT at it.  ckit_teardown
+# unmounts it and detaches the device.
+btrfs_root() {
+	requires btrfs
+	truncate -s 2G "$BATS_TEST_TMPDIR/btrfs.img"
+	mkfs.btrfs -q "$BATS_TEST_TMPDIR/btrfs.img" >/dev/null
+	mkdir -p "$BATS_TEST_TMPDIR/btrfs"
+	mount -o loop "$BATS_TEST_TMPDIR/btrfs.img" "$BATS_TEST_TMPDIR/btrfs"
+	export CKIT_ROOT=$BATS_TEST_TMPDIR/btrfs/root
 }
 
 # mount_chain CHAIN_ID DIR: mount a read-only overlay of the committed
@@ -63,7 +90,7 @@ chain_id_of() {
 snapshot_keys() {
 	local f
 
-	for f in "$CKIT_ROOT"/snapshots/overlayfs/meta/*.json; do
+	for f in "$CKIT_ROOT/snapshots/$SNAPSHOTTER"/meta/*.json; do
 		[[ -e $f ]] && jq -r .key "$f"
 	done | sort
 }

@@ -1,0 +1,216 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
+# cunpack with the overlayfs, btrfs and native snapshotters: the trees
+# they build, equal to umoci's for every fixture image, the store's
+# default snapshotter and deep images on overlayfs.
+
+load helpers
+load store
+
+setup() {
+	requires root overlay
+	ckit_setup
+}
+
+teardown() {
+	ckit_teardown
+}
+
+# umoci_fixture NAME DIR: unpack fixture NAME's linux/amd64 image with
+# umoci.  umoci 0.4.7 reads neither zstd layers nor a tag on an index,
+# so test/layers is read from its all-gzip copy and an index is replaced
+# by its amd64 manifest in a copy of the layout.
+umoci_fixture() {
+	local name=$1 dir=$2 layout digest
+
+	[[ $name == layers ]] && name=layers-gzip
+	layout=$BATS_TEST_TMPDIR/umoci-layout
+	cp -al "$(fixture_layout "$name")" "$layout"
+	digest=$(fixture_manifest_digest "$name")
+	rm "$layout/index.json"
+	jq -c --arg d "$digest" --argjson s \
+		"$(stat -c %s "$layout/blobs/sha256/${digest#sha256:}")" \
+		'.manifests = [{mediaType: "application/vnd.oci.image.manifest.v1+json",
+			digest: $d, size: $s,
+			annotations: {"org.opencontainers.image.ref.name": "oci"}}]' \
+		"$(fixture_layout "$name")/index.json" >"$layout/index.json"
+	umoci raw unpack --image "$layout:oci" "$dir"
+}
+
+# differential SNAPSHOTTER NAME [TAG]: unpack fixture NAME with
+# SNAPSHOTTER and compare its mounted view with umoci's tree.
+differential() {
+	local name=$2 tag=${3:-latest}
+
+	requires umoci skopeo
+	SNAPSHOTTER=$1
+	if [[ $1 == btrfs ]]; then
+		btrfs_root
+	fi
+	if [[ $name == debian ]]; then
+		fixture_debian
+	fi
+	if [[ $name == layers-gzip ]]; then
+		skopeo copy -q --dest-tls-verify=false \
+			"oci:$(fixture_layout layers-gzip):latest" \
+			"docker://$REGISTRY/test/layers-gzip:latest"
+	fi
+	pull_fixture "$name" "$tag"
+	run_tool 0 cunpack --snapshotter "$1" "$REGISTRY/test/$name:$tag"
+	mount_snapshot "$output" "$BATS_TEST_TMPDIR/view"
+	umoci_fixture "$name" "$BATS_TEST_TMPDIR/umoci"
+	assert_trees_equal "$BATS_TEST_TMPDIR/umoci" "$BATS_TEST_TMPDIR/view"
+}
+
+@test "cunpack --snapshotter native (test/layers) gives the tree" {
+	SNAPSHOTTER=native
+	pull_fixture layers
+	run_tool 0 cunpack --snapshotter native "$REGISTRY/test/layers:latest"
+	assert_tree "$(snapshot_fs "$output")" "$LAYERS_EXPECTED"
+	run find "$CKIT_ROOT/snapshots/native" -name '.wh.*'
+	assert_eq "$output" "" "whiteout files"
+	run find "$CKIT_ROOT/snapshots/native" -type c
+	assert_eq "$output" "" "overlay whiteouts"
+}
+
+@test "cunpack --snapshotter btrfs (test/layers) makes subvolumes" {
+	btrfs_root
+	SNAPSHOTTER=btrfs
+	pull_fixture layers
+	run_tool 0 cunpack --snapshotter btrfs "$REGISTRY/test/layers:latest"
+	local chain=$output fs
+	assert_tree "$(snapshot_fs "$chain")" "$LAYERS_EXPECTED"
+	for fs in "$CKIT_ROOT"/snapshots/btrfs/snapshots/*/fs; do
+		run btrfs property get -ts "$fs" ro
+		assert_eq "$output" "ro=true" "read-only flag of $fs"
+	done
+	assert_eq "$(btrfs subvolume list "$BATS_TEST_TMPDIR/btrfs" | wc -l)" 4 \
+		"subvolumes"
+}
+
+@test "cunpack --snapshotter btrfs (root not on btrfs) fails" {
+	requires btrfs
+	pull_fixture busybox
+	run_tool 1 cunpack --snapshotter btrfs "$REGISTRY/test/busybox:latest"
+	assert_contains "$stderr" "snapshotter 'btrfs' needs"
+	assert_contains "$stderr" "on a btrfs filesystem"
+}
+
+@test "cunpack --prepare (native) copies the parent's tree" {
+	SNAPSHOTTER=native
+	pull_fixture busybox
+	run_tool 0 cunpack --snapshotter native --prepare work \
+		"$REGISTRY/test/busybox:latest"
+	local chain=$output
+	echo new >"$(snapshot_fs work)/new-file"
+	assert_file_exists "$(snapshot_fs work)/bin/busybox"
+	assert_file_not_exists "$(snapshot_fs "$chain")/new-file"
+	[[ ! "$(snapshot_fs work)/bin/busybox" -ef "$(snapshot_fs "$chain")/bin/busybox" ]]
+}
+
+@test "cunpack --prepare (btrfs) snapshots the parent writable" {
+	btrfs_root
+	SNAPSHOTTER=btrfs
+	pull_fixture busybox
+	run_tool 0 cunpack --snapshotter btrfs --prepare work \
+		"$REGISTRY/test/busybox:latest"
+	run btrfs property get -ts "$(snapshot_fs work)" ro
+	assert_eq "$output" "ro=false" "read-only flag of the active snapshot"
+	echo new >"$(snapshot_fs work)/new-file"
+	assert_file_exists "$(snapshot_fs work)/bin/busybox"
+}
+
+@test "cunpack --snapshotter (first use) becomes the store default" {
+	pull_fixture busybox
+	run_tool 0 cunpack --snapshotter native "$REGISTRY/test/busybox:latest"
+	assert_eq "$(<"$CKIT_ROOT/snapshots/default")" native "store default"
+	run_tool 0 cunpack --json "$REGISTRY/test/busybox:latest"
+	assert_eq "$(jq -r .applied <<<"$output")" 0 "layers applied again"
+	run_tool 0 cspec --image "$REGISTRY/test/busybox:latest"
+	CKIT_SNAPSHOTTER=overlayfs run_tool 0 cunpack --json \
+		"$REGISTRY/test/busybox:latest"
+	assert_eq "$(jq -r .applied <<<"$output")" 1 "applied with the variable"
+	assert_eq "$(<"$CKIT_ROOT/snapshots/default")" native "store default"
+}
+
+@test "cunpack (120 layers) mounts past the page-size limit" {
+	requires skopeo
+	push_case deep
+	run_tool 0 cunpack "$REGISTRY/test/case-deep:latest"
+	# Absolute lowerdir paths of 120 layers pass one page.
+	(($(snapshot_keys | wc -l) == 120))
+	run_tool 0 cspec --image "$REGISTRY/test/case-deep:latest"
+	assert_eq "$(jq -r '.process.args[0]' <<<"$output")" sh "spec args"
+}
+
+@test "cunpack busybox (overlayfs) equals umoci's tree" {
+	differential overlayfs busybox
+}
+
+@test "cunpack busybox (btrfs) equals umoci's tree" {
+	differential btrfs busybox
+}
+
+@test "cunpack busybox (native) equals umoci's tree" {
+	differential native busybox
+}
+
+@test "cunpack user (overlayfs) equals umoci's tree" {
+	differential overlayfs user
+}
+
+@test "cunpack user (btrfs) equals umoci's tree" {
+	differential btrfs user
+}
+
+@test "cunpack user (native) equals umoci's tree" {
+	differential native user
+}
+
+@test "cunpack layers (overlayfs) equals umoci's tree" {
+	differential overlayfs layers
+}
+
+@test "cunpack layers (btrfs) equals umoci's tree" {
+	differential btrfs layers
+}
+
+@test "cunpack layers (native) equals umoci's tree" {
+	differential native layers
+}
+
+@test "cunpack layers-gzip (overlayfs) equals umoci's tree" {
+	differential overlayfs layers-gzip
+}
+
+@test "cunpack layers-gzip (btrfs) equals umoci's tree" {
+	differential btrfs layers-gzip
+}
+
+@test "cunpack layers-gzip (native) equals umoci's tree" {
+	differential native layers-gzip
+}
+
+@test "cunpack multiarch (overlayfs) equals umoci's tree" {
+	differential overlayfs multiarch
+}
+
+@test "cunpack multiarch (btrfs) equals umoci's tree" {
+	differential btrfs multiarch
+}
+
+@test "cunpack multiarch (native) equals umoci's tree" {
+	differential native multiarch
+}
+
+@test "cunpack debian (overlayfs) equals umoci's tree" {
+	differential overlayfs debian bookworm
+}
+
+@test "cunpack debian (btrfs) equals umoci's tree" {
+	differential btrfs debian bookworm
+}
+
+@test "cunpack debian (native) equals umoci's tree" {
+	differential native debian bookworm
+}
