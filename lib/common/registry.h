@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A client for the registry HTTP API v2 (OCI distribution spec) on libcurl:
- * manifests into memory, blobs streamed to a callback, bearer tokens and
- * Basic credentials. The hosts of a registry
+ * manifests into memory, blobs streamed into the store or to a callback,
+ * uploads, bearer tokens and Basic credentials. The hosts of a registry
  * (mirrors first, then the server) and their TLS settings come from a
  * hosts directory (hosts.h). Redirects are followed here, not by libcurl,
  * and credentials go only to the host they belong to.
@@ -25,6 +25,7 @@
 #define CK_REGISTRY_RETRY_DELAY_MS 200	/* first backoff, doubled up to
 					 * 5 s */
 #define CK_REGISTRY_RETRY_AFTER_MAX 60	/* seconds of Retry-After honoured */
+#define CK_REGISTRY_CONCURRENCY 3	/* default parallel downloads */
 
 struct ck_registry_opts {
 	int plain_http;		/* HTTP for hosts without a scheme */
@@ -73,7 +74,7 @@ void ck_registry_manifest_free(struct ck_registry_manifest *m);
 
 /*
  * Resolves object to a descriptor with HEAD on the hosts that may resolve.
- * A registry that rejects HEAD, or answers without Docker-Content-Digest,
+ * A registry that rejects HEAD, or responds without Docker-Content-Digest,
  * gets a GET, and the digest is that of the body. A 404 fails with
  * CK_E_NOTFOUND.
  */
@@ -92,5 +93,91 @@ typedef int (*ck_registry_write_fn)(void *arg, const void *data, size_t len,
 int ck_registry_get_blob(struct ck_registry *reg, const char *digest,
 			 ck_registry_write_fn write, void *arg,
 			 struct ck_err **errp);
+
+/* The state of a download or upload, for progress displays. */
+enum ck_xfer_state {
+	CK_XFER_WAITING = 0,
+	CK_XFER_ACTIVE,
+	CK_XFER_RETRYING,	/* a failure; the next attempt resumes */
+	CK_XFER_DONE,
+	CK_XFER_EXISTS,		/* already in the store, or at the registry */
+	CK_XFER_MOUNTED,	/* mounted from another repository */
+	CK_XFER_SKIPPED,	/* a non-distributable layer, not fetched */
+	CK_XFER_FAILED,
+};
+
+struct ck_xfer {
+	size_t index;		/* in the job list */
+	const char *digest;
+	int64_t total;		/* bytes, or -1 */
+	int64_t done;
+	int64_t resumed;	/* bytes that were already held */
+	enum ck_xfer_state state;
+};
+
+/* Called for every change of a transfer, one call at a time, from any
+ * thread. */
+typedef void (*ck_registry_progress_fn)(void *arg, const struct ck_xfer *x);
+
+struct ck_blob_job {
+	const struct ck_descriptor *desc;
+	int nondistributable;	/* a foreign layer: a registry without it
+				 * is an error unless allowed */
+	enum ck_xfer_state state;	/* on return: DONE, EXISTS, SKIPPED or
+					 * FAILED */
+};
+
+struct ck_fetch_opts {
+	int max_concurrent;	/* 0 takes CK_REGISTRY_CONCURRENCY */
+	int allow_nondistributable;	/* skip foreign layers the registry
+					 * does not have */
+	ck_registry_progress_fn progress;
+	void *progress_arg;
+};
+
+/*
+ * Downloads the blobs of jobs into the store's ingest, several at once,
+ * and stages each one whose size and digest verify. Blobs already stored
+ * or staged are not fetched. An interrupted download resumes with a Range
+ * request from the bytes the ingest holds, in this run or the next one.
+ * The first failure stops the others; every blob staged until then stays
+ * staged.
+ */
+int ck_registry_fetch_blobs(struct ck_registry *reg, const struct ck_store *st,
+			    struct ck_blob_job *jobs, size_t n,
+			    const struct ck_fetch_opts *opts,
+			    struct ck_err **errp);
+
+/*
+ * Uploads. A registry handle opened for push asks for the push scope.
+ * ck_registry_blob_exists returns 1 when the repository has the blob, 0
+ * when it has not, -1 on error.
+ */
+void ck_registry_set_push(struct ck_registry *reg);
+int ck_registry_blob_exists(struct ck_registry *reg, const char *digest,
+			    struct ck_err **errp);
+/* Mounts a blob from repository from (a path on the same registry).
+ * Returns 1 when mounted, 0 when the registry did not mount it. */
+int ck_registry_mount_blob(struct ck_registry *reg, const char *digest,
+			   const char *from, struct ck_err **errp);
+
+struct ck_push_blob_opts {
+	int64_t chunk_size;	/* 0: one PUT; else PATCH chunks of this
+				 * size */
+	ck_registry_progress_fn progress;
+	void *progress_arg;
+	size_t index;		/* passed back in struct ck_xfer */
+};
+
+/* Uploads size bytes of fd, from offset 0, as blob digest. */
+int ck_registry_push_blob(struct ck_registry *reg, const char *digest,
+			  int fd, int64_t size,
+			  const struct ck_push_blob_opts *opts,
+			  struct ck_err **errp);
+/* PUTs a manifest under reference (a tag or its digest) and checks the
+ * Docker-Content-Digest the registry returns, if any. */
+int ck_registry_put_manifest(struct ck_registry *reg, const char *reference,
+			     const char *media_type, const char *data,
+			     size_t len, struct ck_err **errp);
 
 #endif

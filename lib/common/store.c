@@ -223,9 +223,11 @@ blob_ready(const struct ck_store *st, const char *digest)
 	return rc;
 }
 
-struct ck_ingest *
-ck_ingest_open(const struct ck_store *st, const char *digest, int64_t size,
-	       int *ready, struct ck_err **errp)
+static int rehash(struct ck_ingest *in, struct ck_err **errp);
+
+static struct ck_ingest *
+ingest_open(const struct ck_store *st, const char *digest, int64_t size,
+	    int *ready, int resume, struct ck_err **errp)
 {
 	struct ck_ingest *in;
 	int fd;
@@ -254,12 +256,60 @@ ck_ingest_open(const struct ck_store *st, const char *digest, int64_t size,
 		ck_ingest_abort(in);
 		return NULL;
 	}
-	if (ck_ingest_reset(in, errp) < 0)
+	if ((resume ? rehash(in, errp) : ck_ingest_reset(in, errp)) < 0)
 		goto fail;
 	return in;
 fail:
 	ck_ingest_abort(in);
 	return NULL;
+}
+
+struct ck_ingest *
+ck_ingest_open(const struct ck_store *st, const char *digest, int64_t size,
+	       int *ready, struct ck_err **errp)
+{
+	return ingest_open(st, digest, size, ready, 0, errp);
+}
+
+struct ck_ingest *
+ck_ingest_open_resume(const struct ck_store *st, const char *digest,
+		      int64_t size, int *ready, struct ck_err **errp)
+{
+	return ingest_open(st, digest, size, ready, 1, errp);
+}
+
+/* Hashes the bytes an earlier writer left and positions at their end.
+ * They were written in order from byte 0 while that writer held the
+ * lock, so they are a prefix of the blob unless the network gave wrong
+ * bytes, which the digest check at close catches. */
+static int
+rehash(struct ck_ingest *in, struct ck_err **errp)
+{
+	char buf[64 * 1024];
+	struct stat sb;
+	ssize_t n;
+
+	if (fstat(in->fd, &sb) < 0)
+		return ck_err_set(errp, errno, "stat '%s'", in->partial);
+	if (sb.st_size == 0 || (in->size >= 0 && sb.st_size > in->size))
+		return ck_ingest_reset(in, errp);
+	if (lseek(in->fd, 0, SEEK_SET) < 0)
+		return ck_err_set(errp, errno, "seek '%s'", in->partial);
+	in->hash = ck_sha256_new();
+	in->written = 0;
+	for (;;) {
+		n = read(in->fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return ck_err_set(errp, errno, "read '%s'",
+					  in->partial);
+		if (n == 0)
+			break;
+		ck_sha256_update(in->hash, buf, (size_t)n);
+		in->written += n;
+	}
+	return 0;
 }
 
 int
@@ -316,6 +366,17 @@ ingest_free(struct ck_ingest *in)
 	free(in->digest);
 	free(in->partial);
 	free(in);
+}
+
+void
+ck_ingest_suspend(struct ck_ingest *in)
+{
+	if (in == NULL)
+		return;
+	if (in->fd >= 0)
+		ck_unlock(in->fd);
+	in->fd = -1;
+	ingest_free(in);
 }
 
 void

@@ -65,6 +65,15 @@ struct ck_ingest *ck_ingest_open(const struct ck_store *st,
 				 struct ck_err **errp);
 int ck_ingest_write(struct ck_ingest *in, const void *data, size_t len,
 		    struct ck_err **errp);
+/*
+ * Like ck_ingest_open, but keeps the bytes that an interrupted writer left
+ * in the partial file and hashes them again, so that a download can resume
+ * at ck_ingest_written. A partial file longer than size starts over. The
+ * final digest check in ck_ingest_close still covers every byte.
+ */
+struct ck_ingest *ck_ingest_open_resume(const struct ck_store *st,
+					const char *digest, int64_t size,
+					int *ready, struct ck_err **errp);
 /* Drops what was written so far, to restart a download. */
 int ck_ingest_reset(struct ck_ingest *in, struct ck_err **errp);
 int64_t ck_ingest_written(const struct ck_ingest *in);
@@ -72,6 +81,9 @@ int64_t ck_ingest_written(const struct ck_ingest *in);
  * data is removed. Frees in in every case. */
 int ck_ingest_close(struct ck_ingest *in, struct ck_err **errp);
 void ck_ingest_abort(struct ck_ingest *in);
+/* Releases the lock but keeps the partial file, for a later
+ * ck_ingest_open_resume. Frees in. */
+void ck_ingest_suspend(struct ck_ingest *in);
 /* Verifies and stages a blob held in memory. */
 int ck_store_stage_bytes(const struct ck_store *st, const char *digest,
 			 const void *data, size_t len, struct ck_err **errp);
