@@ -762,3 +762,62 @@ ck_sn_mount_view(const struct ck_snapshotter *sn, const char *key,
 	free(top);
 	return rc;
 }
+
+static int
+cmp_keys(const void *a, const void *b)
+{
+	return strcmp(((const struct ck_snapshot *)a)->key,
+		      ((const struct ck_snapshot *)b)->key);
+}
+
+int
+ck_sn_list(const struct ck_snapshotter *sn, struct ck_snapshot **list,
+	   size_t *n, struct ck_err **errp)
+{
+	char *dir = ck_asprintf("%s/meta", sn->dir);
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	*list = NULL;
+	*n = 0;
+	if (d == NULL) {
+		ck_err_set(errp, errno, "open '%s'", dir);
+		free(dir);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		struct ck_snapshot s;
+		char *p;
+
+		if (!ck_has_suffix(de->d_name, ".json"))
+			continue;
+		p = ck_asprintf("%s/%s", dir, de->d_name);
+		if (read_record(p, &s, NULL) == 0) {
+			*list = ck_xrealloc(*list, (*n + 1) * sizeof(s));
+			(*list)[(*n)++] = s;
+		}
+		free(p);
+	}
+	closedir(d);
+	free(dir);
+	if (*n > 0)
+		qsort(*list, *n, sizeof(**list), cmp_keys);
+	return 0;
+}
+
+void
+ck_snapshot_list_free(struct ck_snapshot *list, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		ck_snapshot_free(&list[i]);
+	free(list);
+}
+
+const char *
+ck_sn_kind_name(enum ck_snap_kind kind)
+{
+	return kind >= CK_SNAP_COMMITTED && kind <= CK_SNAP_VIEW ?
+		kind_names[kind] : "unknown";
+}

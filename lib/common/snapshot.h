@@ -96,6 +96,12 @@ int ck_sn_cleanup(const struct ck_snapshotter *sn, struct ck_err **errp);
 int ck_sn_lock_fill(const struct ck_snapshotter *sn,
 		    const struct ck_snapshot *s, struct ck_err **errp);
 
+/* Lists every snapshot record, sorted by key. */
+int ck_sn_list(const struct ck_snapshotter *sn, struct ck_snapshot **list,
+	       size_t *n, struct ck_err **errp);
+void ck_snapshot_list_free(struct ck_snapshot *list, size_t n);
+const char *ck_sn_kind_name(enum ck_snap_kind kind);
+
 void ck_snapshot_free(struct ck_snapshot *s);
 void ck_mount_free(struct ck_mount *m);
 void ck_strv_free(char **v);

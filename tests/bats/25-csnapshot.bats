@@ -1,0 +1,235 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
+# csnapshot: snapshot records, mounts, usage, and diffs that cunpack
+# applies back into the same tree.
+
+load helpers
+load store
+
+CSNAPSHOT=${CSNAPSHOT:-$TOP/tools/csnapshot/csnapshot}
+
+setup() {
+	requires root overlay
+	ckit_setup
+}
+
+teardown() {
+	ckit_teardown
+}
+
+# image_plus SRC KEEP BLOB MEDIA_TYPE DIFF_ID OUT: write to OUT a copy of
+# the OCI layout SRC (tag latest) with its first KEEP layers, then BLOB.
+image_plus() {
+	local src=$1 keep=$2 blob=$3 mt=$4 diff_id=$5 out=$6
+	local m man c cfg hex size chex mhex
+
+	cp -a "$src" "$out"
+	m=$(jq -r '.manifests[0].digest' "$out/index.json")
+	man=$(<"$out/blobs/sha256/${m#sha256:}")
+	c=$(jq -r .config.digest <<<"$man")
+	hex=$(sha256sum <"$blob" | cut -c1-64)
+	size=$(stat -c %s "$blob")
+	cp "$blob" "$out/blobs/sha256/$hex"
+	cfg=$(jq -c --arg d "$diff_id" --argjson k "$keep" \
+		'.rootfs.diff_ids = .rootfs.diff_ids[:$k] + [$d] | del(.history)' \
+		"$out/blobs/sha256/${c#sha256:}")
+	chex=$(printf '%s' "$cfg" | sha256sum | cut -c1-64)
+	printf '%s' "$cfg" >"$out/blobs/sha256/$chex"
+	man=$(jq -c --arg c "sha256:$chex" --argjson cs "${#cfg}" \
+		--arg d "sha256:$hex" --argjson s "$size" --arg mt "$mt" \
+		--argjson k "$keep" '.config.digest = $c | .config.size = $cs |
+		.layers = .layers[:$k] + [{mediaType: $mt, digest: $d, size: $s}]' \
+		<<<"$man")
+	mhex=$(printf '%s' "$man" | sha256sum | cut -c1-64)
+	printf '%s' "$man" >"$out/blobs/sha256/$mhex"
+	jq -c --arg d "sha256:$mhex" --argjson s "${#man}" \
+		'.manifests[0].digest = $d | .manifests[0].size = $s' \
+		"$src/index.json" >"$out/index.json"
+}
+
+# push_plus NAME KEEP DIFF_JSON: push test/layers' first KEEP layers plus
+# the layer that `csnapshot diff --json --store` printed as DIFF_JSON, as
+# $REGISTRY/test/NAME:latest, and pull it.
+push_plus() {
+	local name=$1 keep=$2 json=$3 digest
+
+	digest=$(jq -r .digest <<<"$json")
+	image_plus "$(fixture_layout layers)" "$keep" \
+		"$CKIT_ROOT/content/blobs/sha256/${digest#sha256:}" \
+		"$(jq -r .media_type <<<"$json")" "$(jq -r .diff_id <<<"$json")" \
+		"$BATS_TEST_TMPDIR/$name"
+	skopeo copy -q --dest-tls-verify=false "oci:$BATS_TEST_TMPDIR/$name:latest" \
+		"docker://$REGISTRY/test/$name:latest"
+	pull_fixture "$name"
+}
+
+# change_work DIR: add, remove, replace and chmod files of test/layers
+# through the mounted writable snapshot DIR.
+change_work() {
+	local dir=$1
+
+	echo "new in work" >"$dir/new-file"
+	rm "$dir/data/file.txt"
+	rm -rf "$dir/data/tree"
+	mkdir "$dir/data/tree"
+	echo "only child" >"$dir/data/tree/only"
+	chmod 0700 "$dir/data/app-owned"
+	ln -s /data/hard-2 "$dir/data/new-link"
+	mkfifo "$dir/data/new-fifo"
+}
+
+@test "csnapshot --help prints usage" {
+	run_tool 0 "$CSNAPSHOT" --help
+	assert_contains "$output" "usage: csnapshot"
+	assert_contains "$output" "Exit status"
+}
+
+@test "csnapshot --bogus (bad option) exits 2" {
+	run_tool 2 "$CSNAPSHOT" --bogus ls
+	assert_contains "$stderr" "csnapshot: invalid option '--bogus'"
+	assert_contains "$stderr" "Try 'csnapshot --help'"
+}
+
+@test "csnapshot (unknown command or arguments) exits 2" {
+	run_tool 2 "$CSNAPSHOT" frobnicate
+	assert_contains "$stderr" "unknown command 'frobnicate'"
+	run_tool 2 "$CSNAPSHOT" commit onlyone
+	assert_contains "$stderr" "wrong number of arguments for 'commit'"
+	run_tool 2 "$CSNAPSHOT" diff key
+	assert_contains "$stderr" "diff needs -o <file>, --store or both"
+}
+
+@test "csnapshot prepare, commit, view, ls and info" {
+	run_tool 0 "$CSNAPSHOT" prepare base
+	echo data >"$(snapshot_fs base)/file"
+	run_tool 0 "$CSNAPSHOT" commit layer1 base
+	run_tool 0 "$CSNAPSHOT" view v1 layer1
+	run_tool 0 "$CSNAPSHOT" --json prepare child layer1
+	assert_eq "$(jq -r .kind <<<"$output")" active "kind of child"
+	run_tool 0 "$CSNAPSHOT" ls
+	assert_eq "$output" $'child\tlayer1\tactive\nlayer1\t\tcommitted\nv1\tlayer1\tview' "ls"
+	run_tool 0 "$CSNAPSHOT" --json ls
+	assert_eq "$(jq -sc 'map(.key)' <<<"$output")" '["child","layer1","v1"]' "ls --json keys"
+	run_tool 0 "$CSNAPSHOT" info layer1
+	assert_eq "$(jq -r .kind <<<"$output")" committed "kind"
+	assert_eq "$(jq -r .snapshotter <<<"$output")" overlayfs "snapshotter"
+	assert_eq "$(<"$(jq -r .path <<<"$output")/file")" data "file in path"
+	run_tool 1 "$CSNAPSHOT" prepare child layer1
+	assert_contains "$stderr" "snapshot 'child' already exists"
+	run_tool 1 "$CSNAPSHOT" commit layer1 child
+	assert_contains "$stderr" "snapshot 'layer1' already exists"
+	run_tool 1 "$CSNAPSHOT" info nothing
+	assert_contains "$stderr" "snapshot 'nothing' not found"
+}
+
+@test "csnapshot rm (children, container) keeps the snapshot" {
+	run_tool 0 "$CSNAPSHOT" prepare base
+	run_tool 0 "$CSNAPSHOT" commit layer1 base
+	run_tool 0 "$CSNAPSHOT" prepare default/c1 layer1
+	mkdir -p "$CKIT_ROOT/namespaces/default/containers"
+	echo '{"id":"c1","image":"x","snapshotter":"overlayfs","snapshot_key":"default/c1"}' \
+		>"$CKIT_ROOT/namespaces/default/containers/c1.json"
+	run_tool 1 "$CSNAPSHOT" rm layer1
+	assert_contains "$stderr" "snapshot 'layer1' has children"
+	run_tool 1 "$CSNAPSHOT" rm default/c1
+	assert_contains "$stderr" "used by container 'default/c1'"
+	rm "$CKIT_ROOT/namespaces/default/containers/c1.json"
+	run_tool 0 "$CSNAPSHOT" rm default/c1 layer1
+	run_tool 0 "$CSNAPSHOT" ls
+	assert_eq "$output" "" "snapshots left"
+	assert_eq "$(ls "$CKIT_ROOT/snapshots/overlayfs/snapshots")" "" "directories left"
+}
+
+@test "csnapshot mounts (overlay) prints a mount that works" {
+	pull_fixture layers
+	run_tool 0 cunpack --prepare work "$REGISTRY/test/layers:latest"
+	mkdir "$BATS_TEST_TMPDIR/m"
+	run_tool 0 "$CSNAPSHOT" mounts work "$BATS_TEST_TMPDIR/m"
+	assert_contains "$output" "mount -t overlay -o index=off,workdir="
+	eval "$output"
+	assert_tree "$BATS_TEST_TMPDIR/m" "$LAYERS_EXPECTED"
+	run_tool 0 "$CSNAPSHOT" --json mounts work /rootfs
+	assert_eq "$(jq -r .destination <<<"$output")" /rootfs "destination"
+	assert_eq "$(jq -r .type <<<"$output")" overlay "type"
+	assert_eq "$(jq -r '.options | length' <<<"$output")" 4 "option count"
+}
+
+@test "csnapshot usage counts bytes and inodes" {
+	run_tool 0 "$CSNAPSHOT" prepare u
+	head -c 1048576 /dev/zero >"$(snapshot_fs u)/mib"
+	ln "$(snapshot_fs u)/mib" "$(snapshot_fs u)/mib-link"
+	mkdir "$(snapshot_fs u)/d"
+	run_tool 0 "$CSNAPSHOT" --json usage u
+	assert_eq "$(jq -r .inodes <<<"$output")" 2 "inodes"
+	(($(jq -r .size <<<"$output") >= 1048576))
+	run_tool 0 "$CSNAPSHOT" usage
+	assert_contains "$output" $'u\t'
+}
+
+@test "csnapshot diff (overlay work) applies back to its tree" {
+	requires skopeo
+	pull_fixture layers
+	run_tool 0 cunpack --prepare work "$REGISTRY/test/layers:latest"
+	mkdir "$BATS_TEST_TMPDIR/work"
+	eval "$("$CSNAPSHOT" mounts work "$BATS_TEST_TMPDIR/work")"
+	change_work "$BATS_TEST_TMPDIR/work"
+	run_tool 0 "$CSNAPSHOT" --json diff --store -o "$BATS_TEST_TMPDIR/l.tgz" work
+	local json=$output
+	assert_eq "$(jq -r .media_type <<<"$json")" \
+		application/vnd.oci.image.layer.v1.tar+gzip "media type"
+	assert_eq "sha256:$(sha256sum <"$BATS_TEST_TMPDIR/l.tgz" | cut -c1-64)" \
+		"$(jq -r .digest <<<"$json")" "digest of the file"
+	assert_eq "sha256:$(gzip -dc "$BATS_TEST_TMPDIR/l.tgz" | sha256sum | cut -c1-64)" \
+		"$(jq -r .diff_id <<<"$json")" "diff ID"
+	run tar -tzf "$BATS_TEST_TMPDIR/l.tgz"
+	assert_contains "$output" "data/.wh.file.txt"
+	assert_contains "$output" "data/tree/.wh..wh..opq"
+	push_plus roundtrip 4 "$json"
+	run_tool 0 cunpack "$REGISTRY/test/roundtrip:latest"
+	mount_chain "$output" "$BATS_TEST_TMPDIR/again"
+	assert_trees_equal "$BATS_TEST_TMPDIR/work" "$BATS_TEST_TMPDIR/again"
+}
+
+@test "csnapshot diff (native work) applies back to its tree" {
+	requires skopeo
+	SNAPSHOTTER=native
+	pull_fixture layers
+	run_tool 0 cunpack --snapshotter native --prepare work \
+		"$REGISTRY/test/layers:latest"
+	change_work "$(snapshot_fs work)"
+	run_tool 0 "$CSNAPSHOT" --json diff --store --compress zstd work
+	local json=$output
+	assert_eq "$(jq -r .media_type <<<"$json")" \
+		application/vnd.oci.image.layer.v1.tar+zstd "media type"
+	push_plus roundtrip-native 4 "$json"
+	run_tool 0 cunpack "$REGISTRY/test/roundtrip-native:latest"
+	assert_trees_equal "$(snapshot_fs work)" "$(snapshot_fs "$output")"
+}
+
+@test "csnapshot diff (committed layer) rebuilds the image" {
+	requires skopeo
+	pull_fixture layers
+	run_tool 0 cunpack "$REGISTRY/test/layers:latest"
+	local top=$output
+	mount_chain "$top" "$BATS_TEST_TMPDIR/orig"
+	run_tool 0 "$CSNAPSHOT" --json diff --store --compress none "$top"
+	push_plus rebuilt 3 "$output"
+	run_tool 0 cunpack "$REGISTRY/test/rebuilt:latest"
+	[[ $output != "$top" ]] # a new diff ID, so the layer was applied
+	mount_chain "$output" "$BATS_TEST_TMPDIR/rebuilt"
+	assert_trees_equal "$BATS_TEST_TMPDIR/orig" "$BATS_TEST_TMPDIR/rebuilt"
+}
+
+@test "csnapshot --snapshotter btrfs diff rebuilds the image" {
+	requires skopeo
+	btrfs_root
+	SNAPSHOTTER=btrfs
+	pull_fixture layers
+	run_tool 0 cunpack --snapshotter btrfs "$REGISTRY/test/layers:latest"
+	local top=$output
+	run_tool 0 "$CSNAPSHOT" --json diff --store "$top"
+	push_plus rebuilt-btrfs 3 "$output"
+	run_tool 0 cunpack "$REGISTRY/test/rebuilt-btrfs:latest"
+	[[ $output != "$top" ]]
+	assert_trees_equal "$(snapshot_fs "$top")" "$(snapshot_fs "$output")"
+}
