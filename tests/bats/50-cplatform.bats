@@ -403,6 +403,38 @@ fixture_all_blobs() {
 			jq '.manifests[3].size')]" "fields"
 }
 
+@test "cplatform ls (os.version, attestation) shows them" {
+	local index hex record=$CKIT_ROOT/namespaces/default/index.json
+
+	run_tool 0 cpull --platform linux/amd64 "$LEVELS"
+	# Point the record at an edited copy of the index, stored as a blob.
+	index=$(fixture_blob levels "$(fixture_digest levels)" | jq -c '
+		.manifests[1].platform += {"os.version": "10.0.17763",
+			"os.features": ["win32k", "a"]}
+		| .manifests[2].platform = {os: "unknown", architecture: "unknown"}
+		| .manifests[3] |= del(.platform)')
+	hex=$(printf '%s' "$index" | sha256sum | cut -c1-64)
+	printf '%s' "$index" >"$CKIT_ROOT/content/blobs/sha256/$hex"
+	jq -c --arg d "sha256:$hex" --arg s "${#index}" '.manifests[0].annotations
+		+= {"io.ckit.image.target.digest": $d, "io.ckit.image.target.size": $s}' \
+		"$record" >"$record.new"
+	mv "$record.new" "$record"
+
+	run_tool 0 "$CPLATFORM" ls "$LEVELS"
+	assert_eq "${lines[1]}" "linux/amd64/v2	$(entry_digest levels 1)	559	-	missing	10.0.17763	a,win32k" \
+		"entry with os.version and os.features"
+	assert_eq "$(cut -f1,4 <<<"${lines[0]}")" "linux/amd64	*" "recorded entry"
+	assert_eq "$(cut -f1 <<<"${lines[2]}")" unknown/unknown "attestation entry"
+	assert_eq "$(cut -f1 <<<"${lines[3]}")" - "entry without a platform"
+	run_tool 0 "$CPLATFORM" ls --json "$LEVELS"
+	assert_eq "$(jq -sc '.[1] | [.os_version, .os_features]' <<<"$output")" \
+		'["10.0.17763",["a","win32k"]]' "JSON os.version and os.features"
+	assert_eq "$(jq -sc '.[3].platform' <<<"$output")" null "JSON entry without a platform"
+	# arm64 is gone from the index, so an arm64 host takes arm/v7.
+	run_tool 0 "$CPLATFORM" select --platform linux/arm64 "$LEVELS"
+	assert_eq "$(jq -r .digest <<<"$output")" "$(entry_digest levels 4)" "select"
+}
+
 @test "cplatform ls - (cpull output, single manifest) lists one" {
 	pull_fixture busybox
 	run_tool 0 "$CPLATFORM" ls - <<<"$output"
