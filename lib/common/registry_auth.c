@@ -115,41 +115,90 @@ reg_auth_free(struct ck_registry *reg)
 	free(reg->tokens);
 }
 
-/* Whether the space-separated list contains word (n bytes). */
-static int
-has_word(const char *list, const char *word, size_t n)
+/* One scope, "repository:<name>:<actions>": the resource and its actions. */
+struct scope {
+	char *resource;		/* "repository:<name>" */
+	char *actions;		/* "pull,push" */
+};
+
+static void
+add_action(struct scope *sc, const char *action, size_t n)
 {
-	const char *p = list;
+	const char *p = sc->actions;
 	size_t m;
+	char *joined;
 
 	while (*p) {
-		p += strspn(p, " ");
-		m = strcspn(p, " ");
-		if (m == n && strncmp(p, word, n) == 0)
-			return 1;
-		p += m;
+		m = strcspn(p, ",");
+		if (m == n && strncmp(p, action, n) == 0)
+			return;
+		p += m + (p[m] == ',');
 	}
-	return 0;
+	joined = ck_asprintf("%s%s%.*s", sc->actions, *sc->actions ? "," : "",
+			     (int)n, action);
+	free(sc->actions);
+	sc->actions = joined;
 }
 
-/* The scopes of a and then b, space-separated, each once. */
+/* Adds one scope word to the list, merging its actions into a scope of
+ * the same resource. */
+static void
+add_scope(struct scope **list, size_t *n, const char *word, size_t len)
+{
+	const char *colon = memrchr(word, ':', len), *p, *end = word + len;
+	char *resource;
+	size_t i, m;
+
+	if (colon == NULL)
+		colon = end;
+	resource = ck_xstrndup(word, (size_t)(colon - word));
+	for (i = 0; i < *n; i++)
+		if (strcmp((*list)[i].resource, resource) == 0)
+			break;
+	if (i == *n) {
+		*list = ck_xrealloc(*list, (*n + 1) * sizeof(**list));
+		(*list)[i].resource = resource;
+		(*list)[i].actions = ck_xstrdup("");
+		(*n)++;
+	} else {
+		free(resource);
+	}
+	for (p = colon < end ? colon + 1 : end; p < end; p += m + 1) {
+		m = strcspn(p, ",");
+		if (p + m > end)
+			m = (size_t)(end - p);
+		if (m > 0)
+			add_action(&(*list)[i], p, m);
+	}
+}
+
+/* The scopes of a and then b, space-separated, with the actions of one
+ * resource merged: "repository:x:pull" and "repository:x:pull,push" give
+ * "repository:x:pull,push". */
 static char *
 scope_union(const char *a, const char *b)
 {
-	struct ck_buf out = { 0 };
 	const char *lists[2] = { a, b }, *p;
-	size_t n, i;
+	struct scope *list = NULL;
+	struct ck_buf out = { 0 };
+	size_t n = 0, len, i;
 
-	ck_buf_add(&out, "", 0);
 	for (i = 0; i < 2; i++) {
-		for (p = lists[i]; p != NULL && *p; p += n) {
+		for (p = lists[i]; p != NULL && *p; p += len) {
 			p += strspn(p, " ");
-			n = strcspn(p, " ");
-			if (n > 0 && !has_word(out.data, p, n))
-				ck_buf_addf(&out, "%s%.*s", out.len ? " " : "",
-					    (int)n, p);
+			len = strcspn(p, " ");
+			if (len > 0)
+				add_scope(&list, &n, p, len);
 		}
 	}
+	ck_buf_add(&out, "", 0);
+	for (i = 0; i < n; i++) {
+		ck_buf_addf(&out, "%s%s%s%s", i ? " " : "", list[i].resource,
+			    *list[i].actions ? ":" : "", list[i].actions);
+		free(list[i].resource);
+		free(list[i].actions);
+	}
+	free(list);
 	return out.data;
 }
 
