@@ -162,3 +162,29 @@ write_hosts_toml() {
 	mkdir -p "$1/$2"
 	printf '%s\n' "$3" >"$1/$2/hosts.toml"
 }
+
+# fault_start MODES: start fixtures/fault-server.py in front of $REGISTRY
+# with MODES (see the script).  Sets FAULT (127.0.0.1:port) and FAULT_LOG
+# and writes $BATS_TEST_TMPDIR/fault.pid; call fault_stop in teardown.
+fault_start() {
+	local dir=$BATS_TEST_TMPDIR attempt
+
+	FAULT_LOG=$dir/fault.log
+	: >"$FAULT_LOG"
+	python3 "$FIXTURES/fault-server.py" "$dir/fault.port" "$REGISTRY" "$1" \
+		"$FAULT_LOG" >"$dir/fault.err" 2>&1 </dev/null 3>&- &
+	echo $! >"$dir/fault.pid"
+	for ((attempt = 0; attempt < 100; attempt++)); do
+		if [[ -s $dir/fault.port ]]; then
+			FAULT=127.0.0.1:$(<"$dir/fault.port")
+			return 0
+		fi
+		sleep 0.1
+	done
+	cat "$dir/fault.err" >&2
+	return 1
+}
+
+fault_stop() {
+	stop_pid_file "$BATS_TEST_TMPDIR/fault.pid"
+}
