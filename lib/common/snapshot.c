@@ -205,9 +205,34 @@ ck_sn_stat(const struct ck_snapshotter *sn, const char *key,
 	return rc;
 }
 
+/* Writes path by rename, without the fsyncs of ck_write_file_atomic. */
+static int
+write_quick(const char *path, const char *text, struct ck_err **errp)
+{
+	char *rnd = ck_random_hex(6);
+	char *tmp = ck_asprintf("%s.tmp-%s", path, rnd);
+	size_t len = strlen(text);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	int rc = 0;
+
+	if (fd < 0 || write(fd, text, len) != (ssize_t)len ||
+	    rename(tmp, path) < 0)
+		rc = ck_err_set(errp, errno, "write '%s'", path);
+	if (fd >= 0)
+		close(fd);
+	if (rc < 0)
+		unlink(tmp);
+	free(tmp);
+	free(rnd);
+	return rc;
+}
+
+/* Writes the record of s. A record that must survive a crash is
+ * fsynced; one of an unpack's extract snapshot need not be, because a
+ * crash leaves its directories unused either way. */
 static int
 write_record(const struct ck_snapshotter *sn, const struct ck_snapshot *s,
-	     struct ck_err **errp)
+	     int durable, struct ck_err **errp)
 {
 	json_t *j = json_object();
 	char *p = meta_path(sn, s->key);
@@ -222,7 +247,8 @@ write_record(const struct ck_snapshotter *sn, const struct ck_snapshot *s,
 	if (s->created)
 		json_object_set_new(j, "created", json_string(s->created));
 	text = json_dumps(j, JSON_COMPACT);
-	rc = ck_write_file_atomic(p, text, strlen(text), 0600, errp);
+	rc = durable ? ck_write_file_atomic(p, text, strlen(text), 0600, errp) :
+		write_quick(p, text, errp);
 	free(text);
 	free(p);
 	json_decref(j);
@@ -322,7 +348,7 @@ ck_sn_prepare(const struct ck_snapshotter *sn, const char *key,
 		rc = *fill_lock < 0 ? -1 : 0;
 	}
 	if (rc == 0)
-		rc = write_record(sn, &s, errp);
+		rc = write_record(sn, &s, fill_lock == NULL, errp);
 	if (rc < 0 && fill_lock != NULL && *fill_lock >= 0) {
 		ck_unlock(*fill_lock);
 		*fill_lock = -1;
@@ -450,7 +476,7 @@ ck_sn_commit(const struct ck_snapshotter *sn, const char *name,
 	/* The new record goes in before the old one goes, so the
 	 * directories always have a record; remove_locked keeps
 	 * directories whose id another record still names. */
-	rc = write_record(sn, &s, errp);
+	rc = write_record(sn, &s, 1, errp);
 	meta = meta_path(sn, key);
 	if (rc == 0 && unlink(meta) < 0)
 		rc = ck_err_set(errp, errno, "remove '%s'", meta);

@@ -34,6 +34,7 @@ struct ck_snapshotter {
 	char *name;		/* "overlayfs", "btrfs" or "native" */
 	char *dir;		/* <root>/snapshots/<name> */
 	enum ck_sn_type type;
+	int no_sync;		/* unpack commits layers without syncfs */
 };
 
 struct ck_snapshot {

@@ -149,7 +149,7 @@ apply_into(const struct ck_store *st, const struct ck_snapshotter *sn,
 	opts.digest = layer->digest;
 	opts.diff_id = diff_id;
 	rc = ck_apply_layer(blob, dir, &opts, NULL, errp);
-	if (rc == 0) {
+	if (rc == 0 && !sn->no_sync) {
 		/* The layer must be on disk before its snapshot is
 		 * committed, or a crash could leave a committed,
 		 * incomplete layer. */

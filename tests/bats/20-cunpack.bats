@@ -203,3 +203,11 @@ teardown() {
 	assert_eq "$(ls "$CKIT_ROOT/snapshots/overlayfs/snapshots" | wc -l)" \
 		"$(snapshot_keys | wc -l)" "directories per record"
 }
+
+@test "cunpack --no-sync (test/layers) gives the same tree" {
+	pull_fixture layers
+	run_tool 0 cunpack --no-sync "$REGISTRY/test/layers:latest"
+	assert_eq "$output" "$(chain_id_of layers)" "chain ID"
+	mount_chain "$output" "$BATS_TEST_TMPDIR/view"
+	assert_tree "$BATS_TEST_TMPDIR/view" "$LAYERS_EXPECTED"
+}

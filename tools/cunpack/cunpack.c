@@ -22,12 +22,14 @@ struct options {
 	const char *ref;
 	int quiet;
 	int json;
+	int no_sync;
 };
 
 static void
 usage(void)
 {
-	fputs("usage: cunpack [-qv] [--json] [--root <dir>] [-n <namespace>]\n"
+	fputs("usage: cunpack [-qv] [--json] [--no-sync] [--root <dir>] "
+	      "[-n <namespace>]\n"
 	      "               [--snapshotter <name>] [--prepare <key>] "
 	      "[<reference> | -]\n"
 	      "Apply an image's layers into snapshots and print the chain ID "
@@ -38,11 +40,17 @@ usage(void)
 	      "  -q, --quiet              no progress, no warnings\n"
 	      "  -v, --verbose            more messages on stderr\n"
 	      "      --json               print one JSON object instead\n"
+	      "      --no-sync            commit layers without waiting for "
+	      "them to reach\n"
+	      "                           the disk (a crash can leave a "
+	      "broken layer)\n"
 	      "      --root <dir>         store root (default $CKIT_ROOT or "
 	      "/var/lib/ckit)\n"
 	      "  -n, --namespace <ns>     namespace (default $CKIT_NAMESPACE "
 	      "or default)\n"
-	      "      --snapshotter <name> snapshotter (default overlayfs)\n"
+	      "      --snapshotter <name> overlayfs, btrfs or native (default "
+	      "the store's,\n"
+	      "                           else overlayfs)\n"
 	      "      --prepare <key>      also prepare a writable snapshot "
 	      "<key> on the image\n"
 	      "  -h, --help               show this help\n"
@@ -57,6 +65,7 @@ parse_args(int argc, char **argv, struct options *o)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "no-sync", no_argument, NULL, 'S' },
 		{ "root", required_argument, NULL, 'r' },
 		{ "namespace", required_argument, NULL, 'n' },
 		{ "snapshotter", required_argument, NULL, 's' },
@@ -72,6 +81,7 @@ parse_args(int argc, char **argv, struct options *o)
 		case 'q': o->quiet = 1; ck_log_set_level(CK_LOG_ERROR); break;
 		case 'v': ck_log_set_level(ck_log_get_level() + 1); break;
 		case 'j': o->json = 1; break;
+		case 'S': o->no_sync = 1; break;
 		case 'r': o->root = optarg; break;
 		case 'n': o->ns = optarg; break;
 		case 's': o->snapshotter = optarg; break;
@@ -133,6 +143,7 @@ run_unpack(const struct options *o, struct ck_err **errp)
 	}
 	if (ck_sn_open(&sn, &st, o->snapshotter, errp) < 0)
 		goto out_store;
+	sn.no_sync = o->no_sync;
 	if (ck_image_resolve(&st, ref, &img, errp) < 0)
 		goto out;
 	if (ck_unpack_image(&st, &sn, &img, ck_cli_progress(o->quiet) ?
