@@ -25,6 +25,7 @@
 #include "registry_int.h"
 
 #define MAX_REDIRECTS 5
+#define RECV_BUFFER_SIZE (256L * 1024)
 #define RETRY_DELAY_MAX_MS 5000
 
 /* Every manifest type cpull understands, on HEAD and GET alike, so that
@@ -619,6 +620,9 @@ set_options(struct ck_registry *reg, struct reg_conn *c,
 	curl_easy_setopt(h, CURLOPT_NOPROXY, reg->noproxy);
 	curl_easy_setopt(h, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	/* Larger reads mean fewer callbacks, writes and hash updates per
+	 * blob; it costs this much memory per download. */
+	curl_easy_setopt(h, CURLOPT_BUFFERSIZE, RECV_BUFFER_SIZE);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, reg->connect_timeout);
 	/* A transfer that stalls fails instead of hanging for ever. */
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
