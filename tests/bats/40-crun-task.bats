@@ -104,18 +104,19 @@ teardown() {
 	assert_not_contains "$output" "$BATS_TEST_TMPDIR" "mounts"
 }
 
-@test "crun-task run (no --rm) keeps the container until delete" {
-	run_tool 0 crun-task run "$IMG" kept sh -c 'echo data >/kept.txt'
+@test "crun-task run (no --rm) keeps the container for start" {
+	run_tool 0 crun-task run "$IMG" kept sh -c 'echo data >>/kept.txt; cat /kept.txt'
+	assert_eq "$output" data "first run"
 	assert_file_exists "$CKIT_ROOT/namespaces/default/containers/kept.json"
+	assert_file_not_exists "$CKIT_STATE/default/kept"
 	assert_eq "$(cat "$(snapshot_fs default/kept)/kept.txt")" data "written file"
 	run_tool 125 crun-task run "$IMG" kept true
 	assert_contains "$stderr" "container 'kept' already exists"
-	run_tool 0 crun-task delete kept
+	run_tool 0 crun-task start --rm kept
+	assert_eq "$output" $'data\ndata' "second run, same snapshot"
 	assert_file_not_exists "$CKIT_ROOT/namespaces/default/containers/kept.json"
 	run snapshot_keys
 	assert_not_contains "$output" "default/kept" "snapshot keys"
-	run_tool 1 crun-task delete kept
-	assert_contains "$stderr" "container 'kept' not found"
 }
 
 @test "crun-task run (two namespaces) allows the same ID" {
@@ -150,22 +151,22 @@ teardown() {
 	assert_contains "$stderr" "not found"
 }
 
-@test "crun-task delete (killed run) cleans up" {
-	"$CRUN_TASK" run "$IMG" dead sleep 30 &
+@test "crun-task run (CLI killed) leaves the task to its shim" {
+	"$CRUN_TASK" run --rm "$IMG" dead sh -c 'sleep 1; exit 6' &
 	local pid=$! i
 	for ((i = 0; i < 200; i++)); do
 		[[ -s $CKIT_STATE/default/dead/init.pid ]] && break
 		sleep 0.05
 	done
-	sleep 0.2
 	kill -KILL "$pid"
 	wait "$pid" || true
+	run_tool 0 crun-task wait dead
+	assert_eq "$output" 6 "exit status recorded by the shim"
 	run_tool 0 crun-task delete dead
 	assert_file_not_exists "$CKIT_STATE/default/dead"
-	assert_file_not_exists "$CKIT_ROOT/namespaces/default/containers/dead.json"
 	run findmnt -rn -o TARGET
 	assert_not_contains "$output" "$CKIT_STATE/default/dead" "mounts"
-	run_tool 0 crun-task run --rm "$IMG" dead true
+	run_tool 6 crun-task start --rm dead
 }
 
 @test "crun-task run -t gives the container a terminal" {

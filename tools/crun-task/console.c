@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Terminals for crun-task run -t: runc sends the pseudo-terminal master
- * over a console socket, and crun-task copies between it and its own
- * stdin and stdout, with its terminal in raw mode and the window size
- * passed on.
+ * Pseudo-terminals of tasks run with -t: runc sends the master over a
+ * console socket to the shim, which copies between it and an attached
+ * crun-task; that crun-task puts its own terminal in raw mode and passes
+ * window-size changes on.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -79,6 +79,15 @@ console_resize(int master)
 		ioctl(master, TIOCSWINSZ, &ws);
 }
 
+void
+console_set_size(int master, unsigned rows, unsigned cols)
+{
+	struct winsize ws = { .ws_row = (unsigned short)rows,
+			      .ws_col = (unsigned short)cols };
+
+	ioctl(master, TIOCSWINSZ, &ws);
+}
+
 int
 console_raw(struct termios *saved)
 {
@@ -97,35 +106,4 @@ void
 console_restore(const struct termios *saved)
 {
 	tcsetattr(STDIN_FILENO, TCSADRAIN, saved);
-}
-
-static int
-write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-/* Copies what is ready from one descriptor to another. Returns 0 at end
- * of input or on an error, else 1. */
-int
-console_copy(int from, int to)
-{
-	char buf[16384];
-	ssize_t n = read(from, buf, sizeof(buf));
-
-	if (n < 0 && (errno == EINTR || errno == EAGAIN))
-		return 1;
-	if (n <= 0)
-		return 0;
-	return write_all(to, buf, (size_t)n) == 0;
 }

@@ -1,16 +1,21 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * crun-task run and delete. run makes, in this order, the container
- * record, its writable snapshot, the bundle with the mounted root
- * filesystem and config.json, then the task; delete undoes them in the
- * reverse order and tolerates any of them missing, so a run killed at
- * any point is cleaned up by `crun-task delete ID`.
+ * crun-task run, create, start and delete. A run makes, in this order,
+ * the container record, its writable snapshot, the task's bundle with the
+ * mounted root filesystem and config.json, and then the shim. Teardown
+ * goes the other way and tolerates any part missing, so whatever a kill
+ * interrupts, `crun-task delete` and `ccontainer rm` finish it.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,6 +25,14 @@
 #include "task.h"
 #include "unpack.h"
 #include "util.h"
+
+struct ctx {
+	struct ck_store st;
+	struct ck_snapshotter sn;
+	struct bundle b;
+	struct ck_container c;	/* the container record */
+	int made_container;	/* this call created the record */
+};
 
 void
 bundle_init(struct bundle *b, const char *ns, const char *id)
@@ -38,10 +51,24 @@ bundle_free(struct bundle *b)
 	memset(b, 0, sizeof(*b));
 }
 
-static char *
-snapshot_key(const struct ck_store *st, const char *id)
+static int
+ctx_open(struct ctx *x, const struct task_opts *o, struct ck_err **errp)
 {
-	return ck_asprintf("%s/%s", st->ns, id);
+	memset(x, 0, sizeof(*x));
+	if (ck_container_id_check(o->id, errp) < 0 ||
+	    ck_store_open(&x->st, o->root, o->ns, errp) < 0)
+		return -1;
+	bundle_init(&x->b, x->st.ns, o->id);
+	return 0;
+}
+
+static void
+ctx_close(struct ctx *x)
+{
+	ck_container_free(&x->c);
+	ck_sn_close(&x->sn);
+	bundle_free(&x->b);
+	ck_store_close(&x->st);
 }
 
 static json_t *
@@ -60,32 +87,66 @@ load_spec_file(const char *path, struct ck_err **errp)
 	return spec;
 }
 
-/* Writes config.json: the given spec file or one built from the image;
- * either way the root is the mounted snapshot. */
-static int
-write_config(struct task_opts *o, const struct ck_store *st,
-	     const struct ck_image *img, const struct bundle *b,
-	     struct ck_err **errp)
+/* The spec: --spec, else the one stored with the container, else one
+ * built from the image with the options given. */
+static json_t *
+task_spec(struct task_opts *o, struct ctx *x, struct ck_err **errp)
 {
-	json_t *spec, *cfg;
-	char *path, *text;
-	int rc;
+	char *stored = ck_asprintf("%s/containers/%s.spec.json", x->st.ns_dir,
+				   o->id);
+	struct ck_image img;
+	json_t *spec = NULL, *cfg;
 
 	if (o->spec_file) {
 		spec = load_spec_file(o->spec_file, errp);
-	} else {
-		cfg = ck_config_load(st, img, errp);
-		spec = cfg ? ck_spec_build(cfg, b->rootfs, &o->spec, errp) :
+	} else if (!x->made_container && ck_path_exists(stored)) {
+		spec = load_spec_file(stored, errp);
+	} else if (ck_image_resolve(&x->st, x->c.image, &img, errp) == 0) {
+		cfg = ck_config_load(&x->st, &img, errp);
+		spec = cfg ? ck_spec_build(cfg, x->b.rootfs, &o->spec, errp) :
 			NULL;
 		json_decref(cfg);
+		ck_image_free(&img);
 	}
+	free(stored);
+	return spec;
+}
+
+/* Keeps a new container's spec with its record, so that later tasks
+ * of the container (start ID) run the same command and settings. */
+static int
+store_spec(struct ctx *x, json_t *spec, struct ck_err **errp)
+{
+	char *path = ck_asprintf("%s/containers/%s.spec.json", x->st.ns_dir,
+				 x->c.id);
+	char *text = json_dumps(spec, JSON_INDENT(1));
+	int rc = ck_write_file_atomic(path, text, strlen(text), 0644, errp);
+
+	free(text);
+	free(path);
+	return rc;
+}
+
+static int
+write_config(struct task_opts *o, struct ctx *x, struct ck_err **errp)
+{
+	json_t *spec = task_spec(o, x, errp);
+	char *path, *text;
+	int rc, ro;
+
 	if (spec == NULL)
 		return -1;
+	if (x->made_container && store_spec(x, spec, errp) < 0) {
+		json_decref(spec);
+		return -1;
+	}
+	ro = o->spec.read_only || json_is_true(json_object_get(
+		json_object_get(spec, "root"), "readonly"));
 	json_object_set_new(spec, "root", json_pack("{s:s, s:b}", "path",
-			    b->rootfs, "readonly", o->spec.read_only));
+			    x->b.rootfs, "readonly", ro));
 	o->terminal = json_is_true(json_object_get(
 		json_object_get(spec, "process"), "terminal"));
-	path = ck_asprintf("%s/config.json", b->dir);
+	path = bundle_path(&x->b, "config.json");
 	text = json_dumps(spec, JSON_INDENT(1));
 	rc = ck_write_file_atomic(path, text, strlen(text), 0644, errp);
 	free(text);
@@ -94,60 +155,81 @@ write_config(struct task_opts *o, const struct ck_store *st,
 	return rc;
 }
 
+/* Makes the container record and its snapshot for run IMAGE ID. */
 static int
-make_bundle(const struct ck_snapshotter *sn, const char *key,
-	    const struct bundle *b, struct ck_err **errp)
+make_container(struct task_opts *o, struct ctx *x, struct ck_err **errp)
 {
+	struct ck_unpack_result res;
+	struct ck_image img;
+	int rc;
+
+	if (ck_image_resolve(&x->st, o->image, &img, errp) < 0)
+		return -1;
+	rc = ck_unpack_image(&x->st, &x->sn, &img, NULL, NULL, &res, errp);
+	if (rc == 0) {
+		x->c.id = ck_xstrdup(o->id);
+		x->c.image = ck_xstrdup(img.name);
+		x->c.snapshotter = ck_xstrdup(x->sn.name);
+		x->c.snapshot_key = ck_asprintf("%s/%s", x->st.ns, o->id);
+		x->c.runtime = ck_xstrdup(o->runtime);
+		x->c.created = ck_now_rfc3339();
+		rc = ck_container_create(&x->st, &x->c, errp);
+		if (rc == 0) {
+			x->made_container = 1;
+			rc = ck_sn_prepare(&x->sn, x->c.snapshot_key,
+					   res.chain_id, CK_SNAP_ACTIVE, NULL,
+					   errp);
+		}
+		ck_unpack_result_free(&res);
+	}
+	ck_image_free(&img);
+	return rc;
+}
+
+/* Finds the container record, or makes it when an image is given. */
+static int
+get_container(struct task_opts *o, struct ctx *x, struct ck_err **errp)
+{
+	int rc;
+
+	if (o->image != NULL) {
+		if (ck_sn_open(&x->sn, &x->st, o->snapshotter, errp) < 0)
+			return -1;
+		return make_container(o, x, errp);
+	}
+	rc = ck_container_get(&x->st, o->id, &x->c, errp);
+	if (rc == 0)
+		rc = ck_sn_open(&x->sn, &x->st, o->snapshotter ?
+				o->snapshotter : x->c.snapshotter, errp);
+	if (rc == 0 && x->c.runtime && o->runtime_default)
+		o->runtime = x->c.runtime;
+	return rc;
+}
+
+static int
+make_bundle(struct task_opts *o, struct ctx *x, struct ck_err **errp)
+{
+	struct bundle *b = &x->b;
+
+	if (ck_path_exists(b->dir))
+		return ck_err_setc(errp, CK_E_EXISTS, 0, "task '%s' already "
+				   "exists; delete it with 'crun-task delete "
+				   "%s'", o->id, o->id);
 	if (ck_mkdir_p(b->runtime_root, 0700, errp) < 0 ||
 	    ck_mkdir_p(b->dir, 0700, errp) < 0)
 		return -1;
 	if (mkdir(b->rootfs, 0755) < 0 && errno != EEXIST)
 		return ck_err_set(errp, errno, "mkdir '%s'", b->rootfs);
-	return ck_sn_mount(sn, key, b->rootfs, errp);
-}
-
-static int
-prepare(struct task_opts *o, const struct ck_store *st,
-	const struct ck_snapshotter *sn, const struct bundle *b,
-	struct ck_err **errp)
-{
-	struct ck_container c = { 0 };
-	struct ck_unpack_result res;
-	struct ck_image img;
-	char *key = snapshot_key(st, o->id);
-	int rc = -1;
-
-	if (ck_image_resolve(st, o->image, &img, errp) < 0) {
-		free(key);
+	if (ck_sn_mount(&x->sn, x->c.snapshot_key, b->rootfs, errp) < 0)
 		return -1;
-	}
-	if (ck_unpack_image(st, sn, &img, NULL, NULL, &res, errp) < 0)
-		goto out;
-	c.id = (char *)o->id;
-	c.image = img.name;
-	c.snapshotter = sn->name;
-	c.snapshot_key = key;
-	c.runtime = (char *)o->runtime;
-	c.created = ck_now_rfc3339();
-	rc = ck_container_create(st, &c, errp);
-	free(c.created);
-	if (rc == 0)
-		rc = ck_sn_prepare(sn, key, res.chain_id, CK_SNAP_ACTIVE, NULL,
-				   errp);
-	if (rc == 0)
-		rc = make_bundle(sn, key, b, errp);
-	if (rc == 0)
-		rc = write_config(o, st, &img, b, errp);
-	ck_unpack_result_free(&res);
-out:
-	ck_image_free(&img);
-	free(key);
-	return rc;
+	return write_config(o, x, errp);
 }
 
+/* Removes the task: the runtime's state, the mount and the bundle. */
 static void
-remove_bundle(const struct bundle *b)
+remove_task(const struct task_opts *o, const struct bundle *b)
 {
+	runtime_delete(o, b);
 	if (umount2(b->rootfs, MNT_DETACH) < 0 && errno != EINVAL &&
 	    errno != ENOENT)
 		ck_log(CK_LOG_WARNING, "unmount '%s': %s", b->rootfs,
@@ -155,98 +237,292 @@ remove_bundle(const struct bundle *b)
 	ck_rm_rf(b->dir, NULL);
 }
 
-/* Removes what run made for the container, newest first. */
-static int
-cleanup(const struct task_opts *o, const struct ck_store *st,
-	const struct ck_snapshotter *sn, const struct bundle *b, int all,
-	struct ck_err **errp)
+static void
+remove_container(struct ctx *x, struct ck_err **errp)
 {
 	struct ck_snapshot s;
-	char *key = snapshot_key(st, o->id);
-	int rc = 0;
+	char *path;
 
-	task_runtime_delete(o, b);
-	remove_bundle(b);
-	if (all && ck_sn_stat(sn, key, &s, NULL) == 0) {
+	if (x->c.id == NULL)
+		return;
+	if (x->c.snapshot_key &&
+	    ck_sn_stat(&x->sn, x->c.snapshot_key, &s, NULL) == 0) {
 		ck_snapshot_free(&s);
-		rc = ck_sn_remove(sn, key, errp);
+		if (ck_sn_remove(&x->sn, x->c.snapshot_key, errp) < 0)
+			return;
 	}
-	if (all && rc == 0)
-		rc = ck_container_remove(st, o->id, errp);
-	free(key);
-	return rc;
+	ck_container_remove(&x->st, x->c.id, errp);
+	path = ck_asprintf("%s/containers/%s.spec.json", x->st.ns_dir,
+			   x->c.id);
+	unlink(path);
+	free(path);
 }
 
-static int
-open_all(const struct task_opts *o, struct ck_store *st,
-	 struct ck_snapshotter *sn, struct ck_err **errp)
+static enum stdio_mode
+stdio_mode(const struct task_opts *o, int detach)
 {
-	if (ck_container_id_check(o->id, errp) < 0 ||
-	    ck_store_open(st, o->root, o->ns, errp) < 0)
-		return -1;
-	if (ck_sn_open(sn, st, o->snapshotter, errp) < 0) {
-		ck_store_close(st);
-		return -1;
+	if (o->terminal)
+		return STDIO_TTY;
+	return detach ? STDIO_PIPES : STDIO_INHERIT;
+}
+
+/* Waits for the exit status on the sync pipe, forwarding signals. */
+static int
+wait_inherit(int sync_fd, pid_t init)
+{
+	struct signalfd_siginfo si;
+	struct pollfd p[2];
+	sigset_t set;
+	int sfd;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGQUIT);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	sfd = signalfd(-1, &set, SFD_CLOEXEC);
+	for (;;) {
+		p[0] = (struct pollfd){ .fd = sync_fd, .events = POLLIN };
+		p[1] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+		if (poll(p, 2, -1) < 0)
+			continue;
+		if (p[1].revents & POLLIN &&
+		    read(sfd, &si, sizeof(si)) == sizeof(si))
+			kill(init, (int)si.ssi_signo);
+		if (p[0].revents & (POLLIN | POLLHUP))
+			break;
 	}
-	return 0;
+	close(sfd);
+	return shim_read_exit(sync_fd);
+}
+
+/* Runs the task's shim and, unless detached, stays attached until the
+ * task exits; returns its exit status, or 0 when detached. */
+static int
+launch(struct task_opts *o, struct ctx *x, int start, int detach,
+       int *code, struct ck_err **errp)
+{
+	struct shim_start how = { .mode = stdio_mode(o, detach),
+				  .client_fd = -1 };
+	struct termios saved;
+	int pair[2] = { -1, -1 }, sync_fd = -1, status, raw = 0;
+	pid_t init;
+
+	if (!detach && how.mode == STDIO_TTY) {
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+			       pair) < 0)
+			return ck_err_set(errp, errno, "socketpair");
+		how.client_fd = pair[1];
+	}
+	init = shim_spawn(o, &x->b, &how, start, &sync_fd, code, errp);
+	if (init < 0 || detach) {
+		if (pair[0] >= 0)
+			close(pair[0]);
+		if (sync_fd >= 0)
+			close(sync_fd);
+		return init < 0 ? -1 : 0;
+	}
+	if (how.mode == STDIO_TTY) {
+		raw = console_raw(&saved);
+		status = client_attach(pair[0], 1, 1, init);
+		if (raw)
+			console_restore(&saved);
+		close(pair[0]);
+	} else {
+		status = wait_inherit(sync_fd, init);
+	}
+	close(sync_fd);
+	if (status < 0 && read_status_file(&x->b, &status) < 0)
+		return ck_err_set(errp, 0, "lost the task: its shim exited "
+				  "without an exit status");
+	return status;
 }
 
 int
 task_run(struct task_opts *o, struct ck_err **errp)
 {
-	struct ck_store st;
-	struct ck_snapshotter sn;
-	struct bundle b;
-	int status = -1, code = EXIT_TASK_FAILED, made;
+	struct ctx x;
+	int status = -1, code = EXIT_TASK_FAILED, have = 0, bundled = 0;
 
-	if (open_all(o, &st, &sn, errp) < 0)
+	if (ctx_open(&x, o, errp) < 0)
 		return -EXIT_TASK_FAILED;
-	o->spec.ns = st.ns;
+	o->spec.ns = x.st.ns;
 	o->spec.id = o->id;
 	if (o->spec.hostname == NULL)
 		o->spec.hostname = o->id;
-	bundle_init(&b, st.ns, o->id);
-	made = prepare(o, &st, &sn, &b, errp);
-	if (made == 0)
-		status = task_exec(o, &b, &code, errp);
-	/* A failed run never leaves a half-made container behind; a
-	 * record made by an earlier run is not this run's to remove. */
-	if (made < 0 && ck_err_code(*errp) == CK_E_EXISTS) {
-		bundle_free(&b);
-		ck_sn_close(&sn);
-		ck_store_close(&st);
-		return -EXIT_TASK_FAILED;
+	have = get_container(o, &x, errp) == 0;
+	if (have && !ck_path_exists(x.b.dir)) {
+		bundled = 1;
+		if (make_bundle(o, &x, errp) == 0)
+			status = launch(o, &x, 1, o->detach, &code, errp);
+	} else if (have) {
+		make_bundle(o, &x, errp);
 	}
-	cleanup(o, &st, &sn, &b, o->rm || status < 0, NULL);
+	/* Undo only what this call made: a task or container that
+	 * existed before belongs to someone else. */
+	if (bundled && (status < 0 || !o->detach))
+		remove_task(o, &x.b);
+	if ((status < 0 && x.made_container) ||
+	    (status >= 0 && o->rm && !o->detach))
+		remove_container(&x, NULL);
 	if (status < 0)
 		ck_err_wrap(errp, "run container '%s'", o->id);
-	bundle_free(&b);
-	ck_sn_close(&sn);
-	ck_store_close(&st);
+	ctx_close(&x);
 	return status < 0 ? -code : status;
+}
+
+int
+task_create(struct task_opts *o, struct ck_err **errp)
+{
+	struct ctx x;
+	int status = -1, code = EXIT_TASK_FAILED, have;
+
+	if (ctx_open(&x, o, errp) < 0)
+		return -EXIT_TASK_FAILED;
+	o->spec.ns = x.st.ns;
+	o->spec.id = o->id;
+	if (o->spec.hostname == NULL)
+		o->spec.hostname = o->id;
+	have = get_container(o, &x, errp) == 0;
+	if (have && ck_path_exists(x.b.dir)) {
+		make_bundle(o, &x, errp);
+	} else if (have) {
+		if (make_bundle(o, &x, errp) == 0)
+			status = launch(o, &x, 0, 1, &code, errp);
+		if (status < 0)
+			remove_task(o, &x.b);
+	}
+	if (status < 0 && x.made_container)
+		remove_container(&x, NULL);
+	if (status < 0)
+		ck_err_wrap(errp, "create task '%s'", o->id);
+	ctx_close(&x);
+	return status < 0 ? -code : 0;
+}
+
+/* Starts a created task, attached unless detached. */
+static int
+start_created(struct task_opts *o, struct ctx *x, struct ck_err **errp)
+{
+	struct termios saved;
+	pid_t init = read_pid_file(&x->b, "init.pid");
+	int fd = -1, status = 0, raw = 0, tty;
+	char *cfg = bundle_path(&x->b, "config.json");
+	json_t *spec = json_load_file(cfg, 0, NULL);
+
+	free(cfg);
+	tty = json_is_true(json_object_get(json_object_get(spec, "process"),
+					   "terminal"));
+	json_decref(spec);
+	if (!o->detach) {
+		fd = shim_connect(&x->b, errp);
+		if (fd < 0)
+			return -1;
+		/* Attached before the start, so no output is missed. */
+		if (frame_send(fd, FRAME_ATTACH, NULL, 0) < 0)
+			return ck_err_set(errp, errno, "attach");
+	}
+	if (runtime_start(o, &x->b, errp) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (fd < 0)
+		return 0;
+	if (tty)
+		raw = console_raw(&saved);
+	status = client_attach(fd, tty, 1, init);
+	if (raw)
+		console_restore(&saved);
+	close(fd);
+	if (status < 0 && read_status_file(&x->b, &status) < 0)
+		return ck_err_set(errp, 0, "lost the task: its shim exited");
+	return status;
+}
+
+int
+task_start(struct task_opts *o, struct ck_err **errp)
+{
+	struct ctx x;
+	char *state;
+	int status;
+
+	if (ctx_open(&x, o, errp) < 0)
+		return -EXIT_TASK_FAILED;
+	if (!ck_path_exists(x.b.dir)) {
+		/* start alone creates the task as well, as run ID does. */
+		ctx_close(&x);
+		o->image = NULL;
+		return task_run(o, errp);
+	}
+	state = shim_alive(&x.b) ? runtime_status(o, &x.b, NULL) : NULL;
+	if (state == NULL || strcmp(state, "created") != 0) {
+		ck_err_setc(errp, CK_E_INVALID, 0, "task '%s' is %s, not "
+			    "created; only a created task can be started",
+			    o->id, state ? state : "not running");
+		free(state);
+		ctx_close(&x);
+		return -EXIT_TASK_FAILED;
+	}
+	free(state);
+	status = start_created(o, &x, errp);
+	if (status >= 0 && !o->detach && o->rm) {
+		remove_task(o, &x.b);
+		if (ck_container_get(&x.st, o->id, &x.c, NULL) == 0 &&
+		    ck_sn_open(&x.sn, &x.st, x.c.snapshotter, NULL) == 0)
+			remove_container(&x, NULL);
+	}
+	ctx_close(&x);
+	return status < 0 ? -EXIT_TASK_FAILED : status;
+}
+
+/* Kills a running task for delete --force and waits for its shim to
+ * record the exit. */
+static int
+force_stop(const struct task_opts *o, const struct bundle *b)
+{
+	const char *args[] = { "kill", "--all", o->id, "KILL", NULL };
+	int i;
+
+	runtime_call(o, b, args, 1);
+	for (i = 0; i < 100 && shim_alive(b); i++)
+		usleep(50000);
+	if (!shim_alive(b))
+		return 0;
+	ck_log(CK_LOG_WARNING, "task '%s': the shim did not exit", o->id);
+	return -1;
 }
 
 int
 task_delete(const struct task_opts *o, struct ck_err **errp)
 {
-	struct ck_store st;
-	struct ck_snapshotter sn;
-	struct ck_container c;
-	struct bundle b;
-	int rc;
+	struct ctx x;
+	char *state = NULL;
+	int rc = 0;
 
-	if (open_all(o, &st, &sn, errp) < 0)
+	if (ctx_open(&x, o, errp) < 0)
 		return -1;
-	rc = ck_container_get(&st, o->id, &c, errp);
-	if (rc == 0) {
-		bundle_init(&b, st.ns, o->id);
-		rc = cleanup(o, &st, &sn, &b, 1, errp);
-		bundle_free(&b);
-		ck_container_free(&c);
+	if (!ck_path_exists(x.b.dir)) {
+		rc = ck_err_setc(errp, CK_E_NOTFOUND, 0, "task '%s' not found "
+				 "in namespace '%s'", o->id, x.st.ns);
+		goto out;
 	}
-	if (rc < 0)
-		ck_err_wrap(errp, "delete container '%s'", o->id);
-	ck_sn_close(&sn);
-	ck_store_close(&st);
+	/* The runtime knows whether the task runs, even when its shim
+	 * has gone. */
+	state = runtime_status(o, &x.b, NULL);
+	if (state && strcmp(state, "stopped") != 0 && !o->force) {
+		rc = ck_err_setc(errp, CK_E_BUSY, 0, "task '%s' is %s; stop "
+				 "it first or use --force", o->id, state);
+		goto out;
+	}
+	if (state && strcmp(state, "stopped") != 0)
+		force_stop(o, &x.b);
+	remove_task(o, &x.b);
+out:
+	free(state);
+	ctx_close(&x);
 	return rc;
 }

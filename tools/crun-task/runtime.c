@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The runtime side of crun-task: `runc create`, `runc start`, waiting for
- * the container's init as its subreaper, and `runc delete`. The container
- * inherits crun-task's stdin, stdout and stderr.
+ * The OCI runtime's command line: create, start, state and delete. Each
+ * call logs to the task's runtime.log in JSON, from which errors are
+ * read back for messages and exit codes.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -11,9 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <poll.h>
-#include <sys/prctl.h>
-#include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,23 +19,14 @@
 #include "task.h"
 #include "util.h"
 
-static const int forwarded[] = {
-	SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH,
-};
-
-static void
-signal_set(sigset_t *set)
+char *
+bundle_path(const struct bundle *b, const char *name)
 {
-	size_t i;
-
-	sigemptyset(set);
-	sigaddset(set, SIGCHLD);
-	for (i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
-		sigaddset(set, forwarded[i]);
+	return ck_asprintf("%s/%s", b->dir, name);
 }
 
 static pid_t
-spawn(char *const argv[], int quiet)
+spawn(char *const argv[], int quiet, int out_fd)
 {
 	sigset_t none;
 	pid_t pid = fork();
@@ -47,11 +35,14 @@ spawn(char *const argv[], int quiet)
 		return pid;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (out_fd >= 0)
+		dup2(out_fd, STDOUT_FILENO);
 	if (quiet) {
 		int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
 
 		if (fd >= 0) {
-			dup2(fd, STDOUT_FILENO);
+			if (out_fd < 0)
+				dup2(fd, STDOUT_FILENO);
 			dup2(fd, STDERR_FILENO);
 		}
 	}
@@ -61,12 +52,13 @@ spawn(char *const argv[], int quiet)
 	_exit(EXIT_NOT_FOUND);
 }
 
-/* Waits for one child while the forwarded signals stay blocked. */
 static int
 wait_child(pid_t pid)
 {
 	int status;
 
+	if (pid < 0)
+		return -1;
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
 			return -1;
@@ -74,12 +66,12 @@ wait_child(pid_t pid)
 }
 
 static int
-runtime_call(const struct task_opts *o, const struct bundle *b,
-	     const char *const *args, int quiet)
+call(const struct task_opts *o, const struct bundle *b,
+     const char *const *args, int quiet, int out_fd)
 {
-	char *log = ck_path_exists(b->dir) ?
-		ck_asprintf("%s/runtime.log", b->dir) : ck_xstrdup("/dev/null");
-	const char *argv[16];
+	char *log = ck_path_exists(b->dir) ? bundle_path(b, "runtime.log") :
+		ck_xstrdup("/dev/null");
+	const char *argv[24];
 	size_t n = 0;
 	int status;
 
@@ -90,19 +82,25 @@ runtime_call(const struct task_opts *o, const struct bundle *b,
 	argv[n++] = log;
 	argv[n++] = "--log-format";
 	argv[n++] = "json";
-	for (; *args && n < 15; args++)
+	for (; *args && n < 23; args++)
 		argv[n++] = *args;
 	argv[n] = NULL;
-	status = wait_child(spawn((char *const *)argv, quiet));
+	status = wait_child(spawn((char *const *)argv, quiet, out_fd));
 	free(log);
 	return status;
 }
 
-/* The last error the runtime logged, for messages and exit codes. */
-static char *
+int
+runtime_call(const struct task_opts *o, const struct bundle *b,
+	     const char *const *args, int quiet)
+{
+	return call(o, b, args, quiet, -1);
+}
+
+char *
 runtime_error(const struct bundle *b)
 {
-	char *path = ck_asprintf("%s/runtime.log", b->dir);
+	char *path = bundle_path(b, "runtime.log");
 	char *data = NULL, *line, *save = NULL, *msg = NULL;
 
 	if (ck_read_file(path, 1 << 20, &data, NULL, NULL) == 0) {
@@ -126,27 +124,21 @@ runtime_error(const struct bundle *b)
 	return msg;
 }
 
-static int
-create_failed(const struct bundle *b, int *exit_code, struct ck_err **errp)
+int
+runtime_exit_code(const char *msg)
 {
-	char *msg = runtime_error(b);
-
-	*exit_code = EXIT_TASK_FAILED;
 	if (msg && (strstr(msg, "executable file not found") ||
 		    strstr(msg, "no such file or directory")))
-		*exit_code = EXIT_NOT_FOUND;
-	else if (msg && strstr(msg, "permission denied"))
-		*exit_code = EXIT_CANNOT_INVOKE;
-	ck_err_set(errp, 0, "runtime create failed: %s",
-		   msg ? msg : "no message in the runtime's log");
-	free(msg);
-	return -1;
+		return EXIT_NOT_FOUND;
+	if (msg && strstr(msg, "permission denied"))
+		return EXIT_CANNOT_INVOKE;
+	return EXIT_TASK_FAILED;
 }
 
-static pid_t
-read_pid(const struct bundle *b)
+pid_t
+read_pid_file(const struct bundle *b, const char *name)
 {
-	char *path = ck_asprintf("%s/init.pid", b->dir);
+	char *path = bundle_path(b, name);
 	char *data = NULL;
 	pid_t pid = -1;
 
@@ -157,167 +149,100 @@ read_pid(const struct bundle *b)
 	return pid > 0 ? pid : -1;
 }
 
-/* Reaps exited children; returns 1 once init is among them. */
 static int
-reap(pid_t init, int *result)
+runtime_failed(const struct bundle *b, const char *step, struct ck_err **errp)
 {
-	int status, done = 0;
-	pid_t pid;
+	char *msg = runtime_error(b);
 
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-		if (pid == init) {
-			*result = status;
-			done = 1;
-		}
-	return done;
-}
-
-/*
- * Waits for init to exit, forwarding signals to it and, with a terminal,
- * copying between the caller's stdio and the master. Output still in the
- * master when init exits is copied before returning.
- */
-static int
-supervise(pid_t init, int master)
-{
-	struct pollfd p[3];
-	struct signalfd_siginfo si;
-	sigset_t set;
-	int sfd, result = 0, done = 0, in_open = master >= 0;
-
-	signal_set(&set);
-	sfd = signalfd(-1, &set, SFD_CLOEXEC);
-	if (sfd < 0)
-		return -1;
-	done = reap(init, &result);
-	while (!done) {
-		p[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
-		p[1] = (struct pollfd){ .fd = master, .events = POLLIN };
-		p[2] = (struct pollfd){ .fd = in_open ? STDIN_FILENO : -1,
-					.events = POLLIN };
-		if (poll(p, 3, -1) < 0)
-			continue;
-		if ((p[1].revents & (POLLIN | POLLHUP)) &&
-		    !console_copy(master, STDOUT_FILENO))
-			master = -1;
-		if ((p[2].revents & (POLLIN | POLLHUP)) &&
-		    !console_copy(STDIN_FILENO, master))
-			in_open = 0;
-		if (!(p[0].revents & POLLIN) ||
-		    read(sfd, &si, sizeof(si)) != sizeof(si))
-			continue;
-		if (si.ssi_signo == SIGCHLD)
-			done = reap(init, &result);
-		else if (si.ssi_signo == SIGWINCH && master >= 0)
-			console_resize(master);
-		else
-			kill(init, (int)si.ssi_signo);
-	}
-	while (master >= 0 && poll(&(struct pollfd){ .fd = master,
-		.events = POLLIN }, 1, 0) > 0 && console_copy(master,
-		STDOUT_FILENO))
-		;
-	close(sfd);
-	if (WIFSIGNALED(result))
-		return 128 + WTERMSIG(result);
-	return WEXITSTATUS(result);
-}
-
-static int
-start_task(const struct task_opts *o, const struct bundle *b, pid_t init,
-	   struct ck_err **errp)
-{
-	const char *start[] = { "start", o->id, NULL };
-	char *msg;
-
-	if (runtime_call(o, b, start, 0) == 0)
-		return 0;
-	msg = runtime_error(b);
-	ck_err_set(errp, 0, "runtime start failed: %s",
-		   msg ? msg : "no message in the runtime's log");
+	ck_err_setc(errp, runtime_exit_code(msg), 0, "runtime %s failed: %s",
+		    step, msg ? msg : "no message in the runtime's log");
 	free(msg);
-	kill(init, SIGKILL);
 	return -1;
 }
 
-/* Creates the container; with a terminal, returns its master in *master. */
-static pid_t
-create_task(const struct task_opts *o, const struct bundle *b, int *master,
-	    int *exit_code, struct ck_err **errp)
+pid_t
+runtime_create(const struct task_opts *o, const struct bundle *b,
+	       const char *console_socket, struct ck_err **errp)
 {
-	char *pidfile = ck_asprintf("%s/init.pid", b->dir);
-	char *sockpath = ck_asprintf("%s/console.sock", b->dir);
-	const char *create[10] = { "create", "--bundle", b->dir,
-				   "--pid-file", pidfile };
+	char *pidfile = bundle_path(b, "init.pid");
+	const char *args[10] = { "create", "--bundle", b->dir, "--pid-file",
+				 pidfile };
 	size_t n = 5;
-	int sock = -1, status;
-	pid_t init = -1;
+	pid_t init;
 
-	if (o->terminal) {
-		sock = console_listen(sockpath, errp);
-		if (sock < 0)
-			goto out;
-		create[n++] = "--console-socket";
-		create[n++] = sockpath;
+	if (console_socket) {
+		args[n++] = "--console-socket";
+		args[n++] = console_socket;
 	}
-	create[n++] = o->id;
-	create[n] = NULL;
-	status = runtime_call(o, b, create, 0);
-	if (status != 0) {
-		create_failed(b, exit_code, errp);
-		goto out;
+	args[n++] = o->id;
+	args[n] = NULL;
+	if (call(o, b, args, 0, -1) != 0) {
+		free(pidfile);
+		runtime_failed(b, "create", errp);
+		return -1;
 	}
-	init = read_pid(b);
-	if (init < 0)
-		ck_err_set(errp, 0, "runtime wrote no init pid");
-	else if (o->terminal && (*master = console_receive(sock, errp)) < 0)
-		init = -1;
-out:
-	if (sock >= 0)
-		close(sock);
-	free(sockpath);
 	free(pidfile);
+	init = read_pid_file(b, "init.pid");
+	if (init < 0)
+		ck_err_set(errp, 0, "the runtime wrote no init pid");
 	return init;
 }
 
 int
-task_exec(const struct task_opts *o, const struct bundle *b, int *exit_code,
-	  struct ck_err **errp)
+runtime_start(const struct task_opts *o, const struct bundle *b,
+	      struct ck_err **errp)
 {
-	struct termios saved;
-	sigset_t set;
-	pid_t init;
-	int status, master = -1, raw = 0;
+	const char *args[] = { "start", o->id, NULL };
 
-	*exit_code = EXIT_TASK_FAILED;
-	signal_set(&set);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	/* The container's init is runc's grandchild; as subreaper
-	 * crun-task inherits it when `runc create` exits. */
-	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-	init = create_task(o, b, &master, exit_code, errp);
-	if (init < 0)
-		return -1;
-	if (master >= 0) {
-		console_resize(master);
-		raw = console_raw(&saved);
-	}
-	status = start_task(o, b, init, errp);
-	if (status == 0)
-		status = supervise(init, master);
-	if (raw)
-		console_restore(&saved);
-	if (master >= 0)
-		close(master);
-	if (status < 0 && (errp == NULL || *errp == NULL))
-		ck_err_set(errp, 0, "lost the container's init");
-	return status;
+	if (call(o, b, args, 0, -1) == 0)
+		return 0;
+	return runtime_failed(b, "start", errp);
 }
 
 void
-task_runtime_delete(const struct task_opts *o, const struct bundle *b)
+runtime_delete(const struct task_opts *o, const struct bundle *b)
 {
-	const char *del[] = { "delete", "--force", o->id, NULL };
+	const char *args[] = { "delete", "--force", o->id, NULL };
 
-	runtime_call(o, b, del, 1);
+	call(o, b, args, 1, -1);
+}
+
+char *
+runtime_output(const struct task_opts *o, const struct bundle *b,
+	       const char *const *args)
+{
+	char *path = bundle_path(b, "output.tmp");
+	char *data = NULL;
+	int fd;
+
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd >= 0 && call(o, b, args, 1, fd) != 0) {
+		close(fd);
+		fd = -1;
+	}
+	if (fd >= 0) {
+		close(fd);
+		if (ck_read_file(path, 1 << 20, &data, NULL, NULL) < 0)
+			data = NULL;
+	}
+	unlink(path);
+	free(path);
+	return data;
+}
+
+char *
+runtime_status(const struct task_opts *o, const struct bundle *b, pid_t *pid)
+{
+	const char *args[] = { "state", o->id, NULL };
+	char *data = runtime_output(o, b, args), *status = NULL;
+	json_t *j = data ? json_loads(data, 0, NULL) : NULL;
+
+	if (json_is_string(json_object_get(j, "status")))
+		status = ck_xstrdup(json_string_value(json_object_get(j,
+								    "status")));
+	if (pid)
+		*pid = (pid_t)json_integer_value(json_object_get(j, "pid"));
+	json_decref(j);
+	free(data);
+	return status;
 }
