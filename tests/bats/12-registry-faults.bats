@@ -76,3 +76,20 @@ fault_requests() {
 		"$CKIT_ROOT/content/ingest/$(fixture_config_digest busybox | cut -c8-).staged" \
 		"staged config"
 }
+
+@test "cpull (token expired) fetches a new one first" {
+	fault_start auth,ttl1,slowmanifest
+	run_tool 0 cpull "$FAULT/test/busybox"
+	assert_eq "$(fault_requests '^GET /token ')" 2 "token requests"
+	# Only the first request goes without a token: the second token
+	# comes before the next request, not after a 401.
+	assert_eq "$(fault_requests '^GET /v2/.* auth=none')" 1 \
+		"registry requests without a token"
+}
+
+@test "cpull (token rejected) asks for another" {
+	fault_start auth,revoke
+	run_tool 0 cpull "$FAULT/test/busybox"
+	(($(fault_requests '^GET /token ') >= 2))
+	assert_eq "$(store_blob_count)" 3 "blob count"
+}
