@@ -11,6 +11,9 @@ setup() {
 		{"schemaVersion":2,"manifests":[{"annotations":{"org.opencontainers.image.ref.name":"docker.io/library/alpha:1"}},{"annotations":{"org.opencontainers.image.ref.name":"docker.io/library/beta:2"}}]}
 	JSON
 	echo '{}' >"$CKIT_ROOT/namespaces/default/containers/web1.json"
+	echo '{}' >"$CKIT_ROOT/namespaces/default/containers/web1.spec.json"
+	mkdir -p "$CKIT_STATE/default/task1"
+	echo '{}' >"$CKIT_STATE/default/task1/config.json"
 }
 
 # complete_words SCRIPT FUNCTION WORD...: run the bash completion FUNCTION
@@ -78,7 +81,17 @@ complete_words() {
 	assert_eq "$output" "NET_RAW" "candidates"
 }
 
-@test "completion crun-task delete lists containers" {
-	run complete_words "$TOP/completions/bash/crun-task" _crun_task crun-task delete ""
+@test "completion crun-task start lists containers" {
+	run complete_words "$TOP/completions/bash/crun-task" _crun_task crun-task start ""
 	assert_eq "$output" "web1" "candidates"
+}
+
+@test "completion crun-task wait, kill, delete list tasks" {
+	local cmd
+	for cmd in wait kill delete attach ps; do
+		run complete_words "$TOP/completions/bash/crun-task" _crun_task crun-task "$cmd" ""
+		assert_eq "$output" "task1" "candidates for $cmd"
+	done
+	run complete_words "$TOP/completions/bash/crun-task" _crun_task crun-task kill -s K
+	assert_eq "$output" "KILL" "signal names"
 }
