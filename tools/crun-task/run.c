@@ -510,7 +510,7 @@ task_delete(const struct task_opts *o, struct ck_err **errp)
 				 "in namespace '%s'", o->id, x.st.ns);
 		goto out;
 	}
-	/* The runtime knows whether the task runs, even when its shim
+	/* runc state reports whether the task runs, also when its shim
 	 * has gone. */
 	state = runtime_status(o, &x.b, NULL);
 	if (state && strcmp(state, "stopped") != 0 && !o->force) {

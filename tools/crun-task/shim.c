@@ -5,7 +5,7 @@
  * the terminal's signals do not reach it. It runs `runc create` (and
  * `runc start`), reaps the container's init as subreaper, copies the
  * task's output to its log and to attached clients, and writes the exit
- * status to status.json by rename before anyone is told of it.
+ * status to status.json by rename before it sends the status to anyone.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -111,8 +111,8 @@ listen_socket(const struct bundle *b, struct ck_err **errp)
 	return fd;
 }
 
-/* Takes the shim lock and records the pid; the lock tells later calls
- * that the shim lives. */
+/* Takes the shim lock and records the pid. Later calls test the lock
+ * to learn whether the shim lives. */
 static void
 claim(struct shim *s)
 {

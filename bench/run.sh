@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# run.sh - time `crun-task run --rm` of bench/busybox running `true`
+# against `ctr run --rm` (containerd 1.6) and a bare `runc run` of a
+# prepared bundle, in one run, and print medians, ratios and crun-task's
+# overhead over bare runc.
+#
+# usage: bench/run.sh [SHARED_BENCH_DIR]
+#   SHARED_BENCH_DIR  the peer harness with `registry` and `make-images`
+#                     (default ../shared/bench from the checkout)
+# Env: RUNS (default 30) timed runs after three warm-ups; PORT (default
+#      5077) of the registry; BENCH_WORK (default /var/tmp/ckit-bench)
+#      keeps the registry storage and the image cache between runs.
+# Must run as root. Installs hyperfine and containerd with apt-get when
+# they are missing. Starts a private containerd with its root, state and
+# socket in a temp dir and stops it by its PID at exit; stops the registry
+# it started. Sends traffic only to 127.0.0.1.
+set -euo pipefail
+shopt -s inherit_errexit
+
+die() { echo "run.sh: $*" >&2; exit 1; }
+log() { echo "run.sh: $(date +%H:%M:%S) $*" >&2; }
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SHARED=${1:-$TOP/../shared/bench}
+RUNS=${RUNS:-30}
+PORT=${PORT:-5077}
+W=${BENCH_WORK:-/var/tmp/ckit-bench}
+REG=127.0.0.1:$PORT
+NS=ckitbench
+IMAGE=$REG/bench/busybox:latest
+
+[[ $EUID -eq 0 ]] || die "must run as root"
+[[ -x $SHARED/registry && -x $SHARED/make-images ]] ||
+	die "no registry and make-images scripts in '$SHARED'"
+
+ensure_tools() {
+	local missing=() t
+	for t in hyperfine:hyperfine containerd:containerd ctr:containerd \
+		runc:runc jq:jq curl:curl umoci:umoci skopeo:skopeo; do
+		command -v "${t%%:*}" >/dev/null || missing+=("${t#*:}")
+	done
+	if ((${#missing[@]})); then
+		log "installing ${missing[*]}"
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends "${missing[@]}" >/dev/null
+	fi
+}
+
+T=
+CTRD_PID=
+REGISTRY_STARTED=0
+
+cleanup() {
+	local rc=$?
+
+	set +e
+	if [[ -n $T ]]; then
+		$C image rm --sync "$IMAGE" >/dev/null 2>&1
+		umount -R "$T" 2>/dev/null
+	fi
+	if [[ -n $CTRD_PID ]]; then
+		kill "$CTRD_PID" 2>/dev/null
+		wait "$CTRD_PID" 2>/dev/null
+	fi
+	[[ -n $T ]] && rm -rf "$T"
+	((REGISTRY_STARTED)) && "$SHARED/registry" stop "$W/registry" >/dev/null
+	exit "$rc"
+}
+trap cleanup EXIT
+
+start_containerd() {
+	local sock=$T/containerd.sock i
+
+	C="ctr -a $sock -n $NS"
+	cat >"$T/config.toml" <<-CONF
+		version = 2
+		root = "$T/containerd-root"
+		state = "$T/containerd-state"
+		disabled_plugins = ["io.containerd.grpc.v1.cri"]
+		[grpc]
+		  address = "$sock"
+		[ttrpc]
+		  address = "$sock.ttrpc"
+	CONF
+	setsid containerd --config "$T/config.toml" >"$T/containerd.log" 2>&1 </dev/null &
+	CTRD_PID=$!
+	for ((i = 0; i < 100; i++)); do
+		$C version >/dev/null 2>&1 && return
+		kill -0 "$CTRD_PID" 2>/dev/null || die "containerd exited: $(tail -3 "$T/containerd.log")"
+		sleep 0.1
+	done
+	die "containerd did not answer"
+}
+
+# A runc bundle of the same busybox, with runc's default spec running true.
+make_bundle() {
+	local dir=$T/bundle
+
+	mkdir -p "$dir"
+	skopeo copy -q --src-tls-verify=false "docker://$IMAGE" "oci:$T/oci:x"
+	umoci raw unpack --image "$T/oci:x" "$dir/rootfs" >/dev/null
+	(cd "$dir" && runc spec)
+	jq '.process.terminal = false | .process.args = ["true"]' "$dir/config.json" >"$dir/c.json"
+	mv "$dir/c.json" "$dir/config.json"
+}
+
+ensure_tools
+make -C "$TOP" -s
+mkdir -p "$W"
+if ! curl -fsS -o /dev/null "http://$REG/v2/" 2>/dev/null; then
+	"$SHARED/registry" start "$W/registry" "$PORT" >&2
+	REGISTRY_STARTED=1
+fi
+"$SHARED/make-images" "$REG" "$W/cache" >&2 || die "make-images failed"
+
+T=$(mktemp -d /var/tmp/ckit-run-bench.XXXXXX)
+start_containerd
+$C image pull --plain-http "$IMAGE" >/dev/null
+make_bundle
+export CKIT_ROOT=$T/ckit CKIT_STATE=$T/ckit-state
+"$TOP/tools/cpull/cpull" -q "$IMAGE" >/dev/null
+"$TOP/tools/cunpack/cunpack" -q "$IMAGE" >/dev/null
+
+log "timing $RUNS runs each"
+hyperfine --style basic -N --runs "$RUNS" --warmup 3 --export-json "$T/run.json" \
+	-n crun-task "$TOP/tools/crun-task/crun-task run --rm $IMAGE bench1 true" \
+	-n ctr "$C run --rm $IMAGE bench2 true" \
+	-n runc "runc --root $T/runc-root run --bundle $T/bundle bench3" >&2
+
+median() {
+	jq -r --arg n "$1" '.results[] | select(.command == $n) | .median' "$T/run.json"
+}
+ours=$(median crun-task)
+ctr=$(median ctr)
+bare=$(median runc)
+echo "# crun-task run --rm vs ctr run --rm vs runc run, busybox running true"
+echo "# $(date -u +%F), $(nproc) cores, $(uname -r); median of $RUNS runs"
+awk -v o="$ours" -v c="$ctr" -v r="$bare" 'BEGIN {
+	printf "%-10s %10s %12s\n", "tool", "median_ms", "vs_crun-task"
+	printf "%-10s %10.1f %12.2f\n", "crun-task", o * 1000, 1
+	printf "%-10s %10.1f %12.2f\n", "ctr", c * 1000, c / o
+	printf "%-10s %10.1f %12.2f\n", "runc", r * 1000, r / o
+	printf "# crun-task overhead over bare runc: %.1f ms\n", (o - r) * 1000
+}'
