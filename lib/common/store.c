@@ -227,6 +227,16 @@ blob_ready(const struct ck_store *st, const char *digest)
 
 static int rehash(struct ck_ingest *in, struct ck_err **errp);
 
+/* Whether fd is the file now at path. */
+static int
+same_file(int fd, const char *path)
+{
+	struct stat a, b;
+
+	return fstat(fd, &a) == 0 && stat(path, &b) == 0 &&
+	       a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 static struct ck_ingest *
 ingest_open(const struct ck_store *st, const char *digest, int64_t size,
 	    int *ready, int resume, struct ck_err **errp)
@@ -248,9 +258,16 @@ ingest_open(const struct ck_store *st, const char *digest, int64_t size,
 	in->fd = -1;
 	in->partial = ck_asprintf("%s/ingest/%s.partial", st->content,
 				  ck_digest_hex(digest));
-	fd = ck_lock(in->partial, 0, errp);
-	if (fd < 0)
-		goto fail;
+	/* The lock must be on the file that is still called .partial: a
+	 * writer that held it before renamed its file to .staged. */
+	for (;;) {
+		fd = ck_lock(in->partial, 0, errp);
+		if (fd < 0)
+			goto fail;
+		if (same_file(fd, in->partial))
+			break;
+		ck_unlock(fd);
+	}
 	in->fd = fd;
 	/* Another writer may have finished while this one waited. */
 	if (blob_ready(st, digest)) {
@@ -397,8 +414,9 @@ ck_ingest_abort(struct ck_ingest *in)
 	if (in == NULL)
 		return;
 	if (in->fd >= 0) {
-		/* A partial file is kept only while its writer holds it. */
-		if (ftruncate(in->fd, 0) == 0)
+		/* A partial file is kept only while its writer holds it. A
+		 * file renamed away meanwhile is another writer's blob. */
+		if (same_file(in->fd, in->partial) && ftruncate(in->fd, 0) == 0)
 			unlink(in->partial);
 		ck_unlock(in->fd);
 	}
