@@ -641,13 +641,13 @@ static int
 is_transient(CURLcode rc)
 {
 	/* A refused connection is not retried: nothing listens there, and a
-	 * mirror that is down should not delay the fallback to the next. */
+	 * mirror that is down should not delay the fallback to the next. A
+	 * stalled transfer already waited out CKIT_STALL_TIMEOUT. */
 	switch (rc) {
 	case CURLE_SEND_ERROR:
 	case CURLE_RECV_ERROR:
 	case CURLE_PARTIAL_FILE:
 	case CURLE_GOT_NOTHING:
-	case CURLE_OPERATION_TIMEDOUT:
 	case CURLE_HTTP2:
 	case CURLE_HTTP2_STREAM:
 		return 1;
@@ -1038,6 +1038,21 @@ object_cap(const char *object)
 	       CK_HOST_RESOLVE;
 }
 
+static int
+manifest_error(const struct ck_registry *reg, const struct reg_endpoint *ep,
+	       const struct reg_response *r, const char *object,
+	       struct ck_err **errp)
+{
+	int is_digest = ck_has_prefix(object, "sha256:");
+	char *subject = ck_asprintf("%s '%s'", is_digest ? "manifest" : "tag",
+				    object);
+
+	reg_status_error(reg, ep, r, subject, is_digest ? NULL :
+			 "; check the repository name and the tag", errp);
+	free(subject);
+	return -1;
+}
+
 struct manifest_call {
 	const char *object;
 	struct ck_registry_manifest *m;
@@ -1048,8 +1063,7 @@ get_manifest_at(struct ck_registry *reg, struct reg_endpoint *ep, void *arg,
 		struct ck_err **errp)
 {
 	struct manifest_call *mc = arg;
-	int is_digest = ck_has_prefix(mc->object, "sha256:");
-	char *path = ck_asprintf("manifests/%s", mc->object), *subject;
+	char *path = ck_asprintf("manifests/%s", mc->object);
 	struct reg_response r = { .body_max = CK_MANIFEST_MAX };
 	struct reg_request rq = {
 		.method = "GET", .ep = ep, .scope = reg->pull_scope,
@@ -1060,14 +1074,8 @@ get_manifest_at(struct ck_registry *reg, struct reg_endpoint *ep, void *arg,
 	rq.url = reg_url(reg, ep, path);
 	rq.headers = curl_slist_append(NULL, accept_manifests);
 	rc = reg_request(reg, &reg->main, &rq, &r, errp);
-	if (rc == 0 && r.status != 200) {
-		subject = ck_asprintf("%s '%s'", is_digest ? "manifest" : "tag",
-				      mc->object);
-		rc = reg_status_error(reg, ep, &r, subject, is_digest ? NULL :
-				      "; check the repository name and the "
-				      "tag", errp);
-		free(subject);
-	}
+	if (rc == 0 && r.status != 200)
+		rc = manifest_error(reg, ep, &r, mc->object, errp);
 	if (rc == 0) {
 		mc->m->data = r.body.data ? r.body.data : ck_xstrdup("");
 		mc->m->len = r.body.len;
@@ -1106,6 +1114,7 @@ ck_registry_manifest_free(struct ck_registry_manifest *m)
 struct resolve_call {
 	const char *object;
 	struct ck_descriptor *d;
+	struct ck_registry_manifest *m;	/* or NULL */
 };
 
 /* HEAD, and GET when HEAD gives no digest or the registry rejects it:
@@ -1136,8 +1145,7 @@ resolve_at(struct ck_registry *reg, struct reg_endpoint *ep, void *arg,
 						r.content_type : "");
 		rc_->d->size = r.content_length;
 	} else if (rc == 0 && r.status == 404) {
-		rc = reg_status_error(reg, ep, &r, "manifest", NULL, errp);
-		ck_err_wrap(errp, "'%s'", rc_->object);
+		rc = manifest_error(reg, ep, &r, rc_->object, errp);
 	} else if (rc == 0) {
 		ck_log(CK_LOG_DEBUG, "HEAD gave HTTP %ld%s; using GET",
 		       r.status, r.status == 200 ? " without a digest" : "");
@@ -1150,6 +1158,10 @@ resolve_at(struct ck_registry *reg, struct reg_endpoint *ep, void *arg,
 							m.content_type : "");
 			rc_->d->size = (int64_t)m.len;
 		}
+		if (rc == 0 && rc_->m != NULL) {
+			*rc_->m = m;
+			memset(&m, 0, sizeof(m));
+		}
 		ck_registry_manifest_free(&m);
 	}
 	reg_response_free(&r);
@@ -1161,11 +1173,14 @@ resolve_at(struct ck_registry *reg, struct reg_endpoint *ep, void *arg,
 
 int
 ck_registry_resolve(struct ck_registry *reg, const char *object,
-		    struct ck_descriptor *d, struct ck_err **errp)
+		    struct ck_descriptor *d, struct ck_registry_manifest *m,
+		    struct ck_err **errp)
 {
-	struct resolve_call rc = { .object = object, .d = d };
+	struct resolve_call rc = { .object = object, .d = d, .m = m };
 
 	memset(d, 0, sizeof(*d));
+	if (m != NULL)
+		memset(m, 0, sizeof(*m));
 	return try_hosts(reg, object_cap(object), resolve_at, &rc, errp);
 }
 

@@ -75,11 +75,13 @@ void ck_registry_manifest_free(struct ck_registry_manifest *m);
 /*
  * Resolves object to a descriptor with HEAD on the hosts that may resolve.
  * A registry that rejects HEAD, or responds without Docker-Content-Digest,
- * gets a GET, and the digest is that of the body. A 404 fails with
- * CK_E_NOTFOUND.
+ * gets a GET: d->digest is then the digest of the body, and m, unless
+ * NULL, receives the manifest so that it need not be fetched again
+ * (m->data is NULL after a HEAD). A 404 fails with CK_E_NOTFOUND.
  */
 int ck_registry_resolve(struct ck_registry *reg, const char *object,
-			struct ck_descriptor *d, struct ck_err **errp);
+			struct ck_descriptor *d,
+			struct ck_registry_manifest *m, struct ck_err **errp);
 
 /* Receives a blob's bytes as they arrive. Returning -1 stops the fetch. */
 typedef int (*ck_registry_write_fn)(void *arg, const void *data, size_t len,
@@ -140,8 +142,8 @@ struct ck_fetch_opts {
  * and stages each one whose size and digest verify. Blobs already stored
  * or staged are not fetched. An interrupted download resumes with a Range
  * request from the bytes the ingest holds, in this run or the next one.
- * The first failure stops the others; every blob staged until then stays
- * staged.
+ * After the first failure no further download starts; those under way
+ * finish, and every blob staged stays staged for the next run.
  */
 int ck_registry_fetch_blobs(struct ck_registry *reg, const struct ck_store *st,
 			    struct ck_blob_job *jobs, size_t n,

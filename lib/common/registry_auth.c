@@ -482,9 +482,9 @@ refresh_token(struct ck_registry *reg, struct reg_conn *c, const char *origin,
 		rc = 1;
 	else
 		rc = fetch_token(reg, c, &tc, &token, &expires, errp);
-	pthread_mutex_unlock(&reg->auth_lock);
 	if (rc == 0)
 		store_token(reg, origin, scope, token, expires);
+	pthread_mutex_unlock(&reg->auth_lock);
 	ck_creds_free(&creds);
 	free(realm);
 	free(service);

@@ -43,7 +43,7 @@ struct download {
 	int64_t high;		/* most bytes held at any time */
 	int64_t last_ms;
 	int restart;		/* the range the registry sent was wrong */
-	int sink_failed;	/* writing to the ingest failed, or stopped */
+	int sink_failed;	/* writing to the ingest failed */
 };
 
 static int64_t
@@ -132,18 +132,7 @@ static int
 sink_write(void *arg, const void *data, size_t len, struct ck_err **errp)
 {
 	struct download *d = arg;
-	int failed;
 
-	pthread_mutex_lock(&d->f->lock);
-	failed = d->f->failed;
-	pthread_mutex_unlock(&d->f->lock);
-	/* Another blob failed: stop this one, and keep its bytes for the
-	 * next run. */
-	if (failed) {
-		d->sink_failed = 1;
-		return ck_err_set(errp, ECANCELED, "blob '%s' stopped",
-				  d->x.digest);
-	}
 	if (ck_ingest_write(d->in, data, len, errp) < 0) {
 		d->sink_failed = 1;
 		return -1;
@@ -204,12 +193,18 @@ complete(const struct download *d)
 	       ck_ingest_written(d->in) >= d->job->desc->size;
 }
 
+/* Names a blob that stayed incomplete, with the last failure if any. */
 static void
 incomplete_error(const struct download *d, struct ck_err **errp)
 {
-	ck_err_set(errp, 0, "blob '%s' is truncated: got %" PRId64 " of %"
-		   PRId64 " bytes", d->x.digest, ck_ingest_written(d->in),
-		   d->job->desc->size);
+	if (errp != NULL && *errp != NULL)
+		ck_err_wrap(errp, "blob '%s' is truncated: got %" PRId64
+			    " of %" PRId64 " bytes", d->x.digest,
+			    ck_ingest_written(d->in), d->job->desc->size);
+	else
+		ck_err_set(errp, 0, "blob '%s' is truncated: got %" PRId64
+			   " of %" PRId64 " bytes", d->x.digest,
+			   ck_ingest_written(d->in), d->job->desc->size);
 }
 
 enum outcome {
@@ -282,7 +277,7 @@ fetch_at(struct download *d, struct reg_conn *c, struct reg_endpoint *ep,
 		if (d->high > before) {
 			tries = 0;
 		} else if (++tries >= reg->max_attempts) {
-			if (errp && *errp == NULL)
+			if (!complete(d))
 				incomplete_error(d, errp);
 			break;
 		}
