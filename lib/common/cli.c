@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Command-line helpers shared by the tools. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,8 +80,8 @@ ck_cli_ref(const char *arg, struct ck_err **errp)
 	}
 	free(line);
 	ck_err_setc(errp, CK_E_INVALID, 0, "no image reference given and "
-		    "none on stdin; pass one as an argument or pipe cpull's "
-		    "output in");
+		    "none on stdin; name the image or pipe cpull's output "
+		    "in");
 	return NULL;
 }
 
@@ -112,4 +113,22 @@ ck_cli_join_options(const struct option *a, const struct option *b)
 	memcpy(all, a, na * sizeof(*all));
 	memcpy(all + na, b, nb * sizeof(*all));
 	return all;
+}
+
+void
+ck_cli_bad_option(int c, char **argv)
+{
+	if (c == ':')
+		ck_cli_misuse("option '%s' needs a value", argv[optind - 1]);
+	ck_cli_misuse("invalid option '%s'", argv[optind - 1]);
+}
+
+int
+ck_cli_flush_stdout(void)
+{
+	if (fflush(stdout) == 0 && !ferror(stdout))
+		return 0;
+	fprintf(stderr, "%s: write to stdout: %s\n", ck_log_tool(),
+		strerror(errno));
+	return -1;
 }

@@ -19,6 +19,12 @@ _Noreturn void ck_cli_misuse(const char *fmt, ...) CK_PRINTF(1, 2);
 char *ck_cli_ref(const char *arg, struct ck_err **errp);
 /* Whether progress may be drawn: stderr is a terminal and not quiet. */
 int ck_cli_progress(int quiet);
+/* Exits 2 for getopt's '?' (unknown option) or ':' (missing value);
+ * the option string must start with "+:" for the latter. */
+_Noreturn void ck_cli_bad_option(int c, char **argv);
+/* Flushes stdout; reports a write error (a full disk, a closed pipe)
+ * and returns -1, so that a tool can exit 1 instead of 0. */
+int ck_cli_flush_stdout(void);
 /* Joins two getopt_long tables into a new one, to be freed. */
 struct option *ck_cli_join_options(const struct option *a,
 				   const struct option *b);

@@ -179,11 +179,18 @@ build_env(json_t *cfg, const struct ck_spec_opts *o)
 static json_t *
 build_args(json_t *cfg, const struct ck_spec_opts *o, struct ck_err **errp)
 {
-	json_t *args = json_array();
+	json_t *args;
 	json_t *ep = json_object_get(cfg, "Entrypoint");
 	json_t *cmd = json_object_get(cfg, "Cmd");
 	size_t i;
 
+	if ((ep && !json_is_array(ep) && !json_is_null(ep)) ||
+	    (cmd && !json_is_array(cmd) && !json_is_null(cmd))) {
+		ck_err_setc(errp, CK_E_INVALID, 0, "invalid image config: "
+			    "Entrypoint and Cmd must be arrays of strings");
+		return NULL;
+	}
+	args = json_array();
 	if (o->entrypoint) {
 		if (*o->entrypoint)
 			json_array_append_new(args,
@@ -207,9 +214,9 @@ build_args(json_t *cfg, const struct ck_spec_opts *o, struct ck_err **errp)
 		json_array_remove(args, 0);
 	if (json_array_size(args) == 0) {
 		json_decref(args);
-		ck_err_setc(errp, CK_E_INVALID, 0, "no command: the image has "
-			    "neither Entrypoint nor Cmd; give the command "
-			    "after the image");
+		ck_err_setc(errp, CK_E_INVALID, 0, "no command to run: the "
+			    "image has neither Entrypoint nor Cmd, and none "
+			    "was given");
 		return NULL;
 	}
 	return args;
@@ -274,8 +281,13 @@ apply_process(json_t *proc, json_t *cfg, const char *rootfs,
 	json_object_set_new(proc, "env", build_env(cfg, o));
 	if (o->cwd)
 		json_object_set_new(proc, "cwd", json_string(o->cwd));
-	else if (json_is_string(wd) && *json_string_value(wd))
+	else if (json_is_string(wd) && json_string_value(wd)[0] == '/')
 		json_object_set(proc, "cwd", wd);
+	else if (json_is_string(wd) && *json_string_value(wd))
+		/* The runtime takes only absolute paths; a relative
+		 * WorkingDir is relative to the root. */
+		json_object_set_new(proc, "cwd", json_sprintf("/%s",
+				    json_string_value(wd)));
 	if (o->tty)
 		json_object_set_new(proc, "terminal", json_true());
 	return set_user(proc, rootfs, o->user ? o->user :

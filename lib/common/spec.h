@@ -52,6 +52,7 @@ struct ck_spec_opts {
 	int ipc_host;
 	int no_seccomp;
 	int new_privileges;	/* allow setuid and file capabilities */
+	int n_set;		/* options given through ck_spec_parse_option */
 };
 
 /* Options shared by cspec and crun-task run; their values start at

@@ -428,7 +428,14 @@ parse_value_option(struct ck_spec_opts *o, int val, const char *arg,
 				       "use an absolute path");
 		o->cwd = arg;
 		return 0;
-	case O_HOSTNAME: o->hostname = arg; return 0;
+	case O_HOSTNAME:
+		if (*arg == '\0' || strlen(arg) > 64 ||
+		    strspn(arg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQR"
+			   "STUVWXYZ0123456789.-") != strlen(arg))
+			return invalid(errp, "--hostname", arg, "use 1 to 64 "
+				       "letters, digits, '.' and '-'");
+		o->hostname = arg;
+		return 0;
 	case O_ENTRYPOINT: o->entrypoint = arg; return 0;
 	case O_ENV_FILE: return read_env_file(o, arg, errp);
 	case O_MOUNT: return parse_mount(o, arg, errp);
@@ -457,9 +464,8 @@ parse_value_option(struct ck_spec_opts *o, int val, const char *arg,
 	return 1;
 }
 
-int
-ck_spec_parse_option(struct ck_spec_opts *o, int val, const char *arg,
-		     struct ck_err **errp)
+static int
+parse_flag(struct ck_spec_opts *o, int val)
 {
 	switch (val) {
 	case 't': o->tty = 1; return 0;
@@ -472,7 +478,20 @@ ck_spec_parse_option(struct ck_spec_opts *o, int val, const char *arg,
 	case O_NEW_PRIVS: o->new_privileges = 1; return 0;
 	case O_NO_SECCOMP: o->no_seccomp = 1; return 0;
 	}
-	return parse_value_option(o, val, arg, errp);
+	return 1;
+}
+
+int
+ck_spec_parse_option(struct ck_spec_opts *o, int val, const char *arg,
+		     struct ck_err **errp)
+{
+	int rc = parse_flag(o, val);
+
+	if (rc == 1)
+		rc = parse_value_option(o, val, arg, errp);
+	if (rc == 0)
+		o->n_set++;
+	return rc;
 }
 
 void

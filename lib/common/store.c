@@ -94,6 +94,14 @@ init_namespace(struct ck_store *st, struct ck_err **errp)
 	return rc;
 }
 
+static const char *
+env_or(const char *name, const char *fallback)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : fallback;
+}
+
 int
 ck_store_open(struct ck_store *st, const char *root, const char *ns,
 	      struct ck_err **errp)
@@ -102,14 +110,12 @@ ck_store_open(struct ck_store *st, const char *root, const char *ns,
 	int rc;
 
 	memset(st, 0, sizeof(*st));
-	if (root == NULL || *root == '\0')
-		root = getenv("CKIT_ROOT");
-	if (root == NULL || *root == '\0')
-		root = CK_DEFAULT_ROOT;
-	if (ns == NULL || *ns == '\0')
-		ns = getenv("CKIT_NAMESPACE");
-	if (ns == NULL || *ns == '\0')
-		ns = CK_DEFAULT_NAMESPACE;
+	/* An empty variable counts as unset; an empty option value is an
+	 * error that the checks below report. */
+	if (root == NULL)
+		root = env_or("CKIT_ROOT", CK_DEFAULT_ROOT);
+	if (ns == NULL)
+		ns = env_or("CKIT_NAMESPACE", CK_DEFAULT_NAMESPACE);
 	if (ck_namespace_check(ns, errp) < 0)
 		return -1;
 	if (root[0] != '/')

@@ -12,31 +12,75 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "spec.h"
 #include "util.h"
 
-static FILE *
-open_image_file(const char *rootfs, const char *path)
+#define IMAGE_FILE_MAX (16 * 1024 * 1024)
+
+/* Opens path inside rootfs; O_NONBLOCK keeps a FIFO from blocking. */
+static int
+open_in_image(const char *rootfs, const char *path)
 {
 	struct open_how how = {
-		.flags = O_RDONLY | O_CLOEXEC,
+		.flags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
 		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
 	};
 	int root, fd;
-	FILE *f;
 
-	if (rootfs == NULL)
-		return NULL;
+	if (rootfs == NULL) {
+		errno = ENOENT;
+		return -1;
+	}
 	root = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (root < 0)
-		return NULL;
+		return -1;
 	fd = (int)syscall(SYS_openat2, root, path, &how, sizeof(how));
 	close(root);
+	return fd;
+}
+
+/* Fails when the image's path exists but cannot be a passwd or group
+ * file: a device, a FIFO, a directory, a symlink loop, or huge. */
+static int
+check_image_file(const char *rootfs, const char *path, struct ck_err **errp)
+{
+	struct stat st;
+	int fd = open_in_image(rootfs, path);
+
+	if (fd < 0) {
+		if (errno == ENOENT || rootfs == NULL)
+			return 0;
+		return ck_err_set(errp, errno, "open the image's '%s'", path);
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size > IMAGE_FILE_MAX) {
+		close(fd);
+		return ck_err_setc(errp, CK_E_INVALID, 0, "the image's '%s' "
+				   "is not a regular file of at most %d MiB",
+				   path, IMAGE_FILE_MAX >> 20);
+	}
+	close(fd);
+	return 0;
+}
+
+static FILE *
+open_image_file(const char *rootfs, const char *path)
+{
+	struct stat st;
+	int fd = open_in_image(rootfs, path);
+	FILE *f;
+
 	if (fd < 0)
 		return NULL;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size > IMAGE_FILE_MAX) {
+		close(fd);
+		return NULL;
+	}
 	f = fdopen(fd, "r");
 	if (f == NULL)
 		close(fd);
@@ -196,6 +240,9 @@ ck_user_resolve(const char *rootfs, const char *spec, struct ck_user *u,
 	int rc = -1;
 
 	memset(u, 0, sizeof(*u));
+	if (check_image_file(rootfs, "/etc/passwd", errp) < 0 ||
+	    check_image_file(rootfs, "/etc/group", errp) < 0)
+		goto out;
 	if (group)
 		*group++ = '\0';
 	if (*copy == '\0' || (group && *group == '\0')) {

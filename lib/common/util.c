@@ -330,6 +330,14 @@ ck_path_exists(const char *path)
 	return lstat(path, &st) == 0;
 }
 
+int
+ck_is_dir(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 char *
 ck_random_hex(size_t bytes)
 {

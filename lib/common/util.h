@@ -43,6 +43,7 @@ int ck_fsync_dir(const char *dir, struct ck_err **errp);
 int ck_rm_rf(const char *path, struct ck_err **errp);
 int ck_rm_rf_at(int dirfd, const char *name, struct ck_err **errp);
 int ck_path_exists(const char *path);
+int ck_is_dir(const char *path);
 char *ck_random_hex(size_t bytes);
 
 /*

@@ -211,3 +211,19 @@ teardown() {
 	mount_chain "$output" "$BATS_TEST_TMPDIR/view"
 	assert_tree "$BATS_TEST_TMPDIR/view" "$LAYERS_EXPECTED"
 }
+
+@test "cunpack (stdout full) exits 1" {
+	pull_fixture busybox
+	run bash -c "'$CUNPACK' '$REGISTRY/test/busybox:latest' >/dev/full"
+	assert_eq "$status" 1 "status"
+	assert_contains "$output" "cunpack: write to stdout: No space left on device"
+}
+
+@test "cunpack (empty --namespace or --root) fails" {
+	run_tool 1 cunpack -n '' "$REGISTRY/test/busybox:latest"
+	assert_contains "$stderr" "invalid namespace ''"
+	run_tool 1 cunpack --root '' "$REGISTRY/test/busybox:latest"
+	assert_contains "$stderr" "invalid store root ''"
+	run_tool 2 cunpack --root
+	assert_contains "$stderr" "option '--root' needs a value"
+}

@@ -129,7 +129,7 @@ pull_unpack() {
 	printf 'svc:x:4242:4343::/:/bin/sh\n' >"$root/usr/share/passwd"
 	ln -s /usr/share/passwd "$root/etc/passwd"
 	# An escape through .. or an absolute path stays inside the root.
-	ln -s ../../../../../../etc/group "$root/etc/group"
+	ln -s ../../../../../../etc/gshadow "$root/etc/group"
 	run_tool 0 cspec --rootfs "$root" -u svc --image "$REGISTRY/test/busybox:latest"
 	assert_eq "$(jq -c .process.user <<<"$output")" \
 		'{"uid":4242,"gid":4343,"additionalGids":[4343]}' "user"

@@ -305,3 +305,54 @@ push_variant() {
 	run_tool 0 crun-task run --rm --cwd /made/here "$IMG" cwd1 pwd
 	assert_eq "$output" /made/here "cwd"
 }
+
+# push_with_layer NAME TYPE: push test/busybox plus a layer whose
+# /etc/passwd is a node of TYPE (chr or fifo), with User app.
+push_with_layer() {
+	local name=$1 type=$2 src=$BATS_TEST_TMPDIR/$1
+	cp -a "$(fixture_layout busybox)" "$src"
+	python3 - "$BATS_TEST_TMPDIR/$name.tar" "$type" <<-'PY'
+		import sys, tarfile
+		t = tarfile.TarInfo("etc/passwd")
+		t.type = tarfile.CHRTYPE if sys.argv[2] == "chr" else tarfile.FIFOTYPE
+		t.devmajor, t.devminor = (1, 5) if sys.argv[2] == "chr" else (0, 0)
+		t.mode = 0o644
+		with tarfile.open(sys.argv[1], "w", format=tarfile.PAX_FORMAT) as tar:
+		    tar.addfile(t)
+	PY
+	umoci raw add-layer --image "$src:latest" "$BATS_TEST_TMPDIR/$name.tar"
+	umoci config --image "$src:latest" --tag latest --config.user app
+	skopeo copy -q --dest-tls-verify=false "oci:$src:latest" \
+		"docker://$REGISTRY/test/$name:latest"
+	run_tool 0 cpull "$REGISTRY/test/$name:latest"
+	run_tool 0 cunpack "$REGISTRY/test/$name:latest"
+}
+
+@test "cspec (/etc/passwd a device or FIFO) fails at once" {
+	requires umoci skopeo
+	local type
+	for type in chr fifo; do
+		push_with_layer "passwd-$type" "$type"
+		run_tool 1 timeout 10 "$CSPEC" --image "$REGISTRY/test/passwd-$type:latest"
+		assert_contains "$stderr" "the image's '/etc/passwd' is not a regular file" "$type"
+		assert_eq "$output" "" "stdout for $type"
+		run_tool 125 timeout 10 "$CRUN_TASK" run --rm "$REGISTRY/test/passwd-$type:latest" "pw-$type"
+		assert_file_not_exists "$CKIT_ROOT/namespaces/default/containers/pw-$type.json"
+	done
+}
+
+@test "cspec (bad --id, --rootfs, --hostname) exits 2" {
+	run_tool 2 cspec --id ../../evil --image "$IMG"
+	assert_contains "$stderr" "invalid --id '../../evil'"
+	run_tool 2 cspec --rootfs "$BATS_TEST_TMPDIR/none" --image "$IMG"
+	assert_contains "$stderr" "invalid --rootfs"
+	run_tool 2 cspec --hostname "$(printf 'h%.0s' {1..70})" --image "$IMG"
+	assert_contains "$stderr" "invalid --hostname"
+}
+
+@test "cspec (relative WorkingDir) makes it absolute" {
+	requires umoci skopeo
+	push_variant relwd --config.workingdir srv/app
+	run_tool 0 cspec --image "$REGISTRY/test/relwd:latest"
+	assert_eq "$(jq -r .process.cwd <<<"$output")" /srv/app "cwd"
+}

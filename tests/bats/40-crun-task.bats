@@ -183,3 +183,45 @@ teardown() {
 	assert_eq "$status" 3 "exit status"
 	assert_contains "$output" "typed-42" "stdout"
 }
+
+@test "crun-task run (snapshot key taken) leaves no record, keeps it" {
+	run_tool 0 cunpack --prepare default/x1 "$IMG"
+	run_tool 125 crun-task run --rm "$IMG" x1 true
+	assert_contains "$stderr" "snapshot 'default/x1' already exists"
+	assert_file_not_exists "$CKIT_ROOT/namespaces/default/containers/x1.json"
+	run snapshot_keys
+	assert_contains "$output" "default/x1" "the earlier snapshot"
+}
+
+@test "crun-task run --spec (with spec options) exits 2" {
+	run_tool 0 cunpack "$IMG"
+	run_tool 0 cspec --image "$IMG" -o "$BATS_TEST_TMPDIR/s.json"
+	run_tool 2 crun-task run --spec "$BATS_TEST_TMPDIR/s.json" -e A=1 "$IMG" sp2
+	assert_contains "$stderr" "--spec takes the whole spec"
+	run_tool 2 crun-task run --spec "$BATS_TEST_TMPDIR/s.json" "$IMG" sp3 echo hi
+	assert_file_not_exists "$CKIT_ROOT/namespaces/default/containers/sp2.json"
+}
+
+@test "crun-task run -t (input from a pipe) ends at its end" {
+	run bash -c "printf 'data\n' | timeout 20 script -qec \"'$CRUN_TASK' run --rm -t '$IMG' tty3 sh -c 'cat; echo done'\" /dev/null"
+	assert_eq "$status" 0 "status"
+	assert_contains "$output" "done" "stdout"
+}
+
+@test "crun-task run (SIGTERM while preparing) cleans up" {
+	# A stopped crun-task receives the signal while it prepares; it
+	# must stop before the task starts and leave nothing behind.
+	"$CRUN_TASK" run --rm "$IMG" sig1 sh -c 'echo ran' >"$BATS_TEST_TMPDIR/out" 2>&1 &
+	local pid=$!
+	kill -STOP "$pid"
+	kill -TERM "$pid"
+	kill -CONT "$pid"
+	local rc=0
+	wait "$pid" || rc=$?
+	# Either the signal came before crun-task held it (143 by the
+	# default action) or while it prepared (stopped with 143).
+	assert_eq "$rc" 143 "exit status"
+	assert_not_contains "$(cat "$BATS_TEST_TMPDIR/out")" "ran" "container output"
+	assert_file_not_exists "$CKIT_ROOT/namespaces/default/containers/sig1.json"
+	assert_file_not_exists "$CKIT_STATE/default/sig1"
+}

@@ -87,7 +87,7 @@ parse_option(struct task_opts *o, int c)
 	case OPT_JSON: o->json = 1; return;
 	case 'q': o->quiet = 1; return;
 	case OPT_EXEC_ID: o->exec_id = optarg; return;
-	case 'h': usage(); exit(0);
+	case 'h': usage(); exit(ck_cli_flush_stdout() < 0);
 	}
 	if (ck_spec_parse_option(&o->spec, c, optarg, &err) == 0)
 		return;
@@ -143,7 +143,7 @@ parse_args(int argc, char **argv, struct task_opts *o)
 		ck_cli_misuse("missing command");
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
 		usage();
-		exit(0);
+		exit(ck_cli_flush_stdout() < 0);
 	}
 	for (i = 0; commands[i] && strcmp(commands[i], argv[1]); i++)
 		;
@@ -152,15 +152,18 @@ parse_args(int argc, char **argv, struct task_opts *o)
 	longopts = ck_cli_join_options(own_options, ck_spec_longopts);
 	opterr = 0;
 	optind = 2;
-	while ((c = getopt_long(argc, argv, "+dqs:te:u:n:h", longopts,
+	while ((c = getopt_long(argc, argv, "+:dqs:te:u:n:h", longopts,
 				NULL)) != -1) {
 		if (c == '?' || c == ':')
-			ck_cli_misuse("invalid option '%s'", argv[optind - 1]);
+			ck_cli_bad_option(c, argv);
 		parse_option(o, c);
 	}
 	free(longopts);
 	if (o->rm && o->detach)
 		ck_cli_misuse("--rm and --detach cannot be used together");
+	if (o->spec_file && (o->spec.n_set > 0 || argc - optind > 2))
+		ck_cli_misuse("--spec takes the whole spec; do not combine it "
+			      "with spec options or a command");
 	if (o->signal && task_parse_signal(o->signal) < 0)
 		ck_cli_misuse("invalid signal '%s': use a name such as TERM "
 			      "or a number", o->signal);
@@ -226,5 +229,7 @@ main(int argc, char **argv)
 		ck_err_print("crun-task", err);
 	ck_err_free(&err);
 	ck_spec_opts_free(&o.spec);
+	if (ck_cli_flush_stdout() < 0 && rc == 0)
+		rc = 1;
 	return rc;
 }

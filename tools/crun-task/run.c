@@ -32,6 +32,7 @@ struct ctx {
 	struct bundle b;
 	struct ck_container c;	/* the container record */
 	int made_container;	/* this call created the record */
+	int made_snapshot;	/* ... and its snapshot */
 };
 
 void
@@ -179,6 +180,7 @@ make_container(struct task_opts *o, struct ctx *x, struct ck_err **errp)
 			rc = ck_sn_prepare(&x->sn, x->c.snapshot_key,
 					   res.chain_id, CK_SNAP_ACTIVE, NULL,
 					   errp);
+			x->made_snapshot = rc == 0;
 		}
 		ck_unpack_result_free(&res);
 	}
@@ -245,7 +247,9 @@ remove_container(struct ctx *x, struct ck_err **errp)
 
 	if (x->c.id == NULL)
 		return;
-	if (x->c.snapshot_key &&
+	/* A snapshot that was there before this call's container is not
+	 * this container's to remove. */
+	if (x->c.snapshot_key && (x->made_snapshot || !x->made_container) &&
 	    ck_sn_stat(&x->sn, x->c.snapshot_key, &s, NULL) == 0) {
 		ck_snapshot_free(&s);
 		if (ck_sn_remove(&x->sn, x->c.snapshot_key, errp) < 0)
@@ -264,6 +268,35 @@ stdio_mode(const struct task_opts *o, int detach)
 	if (o->terminal)
 		return STDIO_TTY;
 	return detach ? STDIO_PIPES : STDIO_INHERIT;
+}
+
+static const int stop_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+
+/* Holds back the signals that stop crun-task while it prepares a task,
+ * so a signal cannot leave half of it behind. */
+static void
+hold_signals(sigset_t *set)
+{
+	size_t i;
+
+	sigemptyset(set);
+	for (i = 0; i < sizeof(stop_signals) / sizeof(stop_signals[0]); i++)
+		sigaddset(set, stop_signals[i]);
+	sigprocmask(SIG_BLOCK, set, NULL);
+}
+
+/* Returns a stop signal that arrived meanwhile, or 0. */
+static int
+signal_pending(void)
+{
+	sigset_t pending;
+	size_t i;
+
+	sigpending(&pending);
+	for (i = 0; i < sizeof(stop_signals) / sizeof(stop_signals[0]); i++)
+		if (sigismember(&pending, stop_signals[i]))
+			return stop_signals[i];
+	return 0;
 }
 
 /* Waits for the exit status on the sync pipe, forwarding signals. */
@@ -345,8 +378,10 @@ int
 task_run(struct task_opts *o, struct ck_err **errp)
 {
 	struct ctx x;
-	int status = -1, code = EXIT_TASK_FAILED, have = 0, bundled = 0;
+	sigset_t held;
+	int status = -1, code = EXIT_TASK_FAILED, have = 0, bundled = 0, sig;
 
+	hold_signals(&held);
 	if (ctx_open(&x, o, errp) < 0)
 		return -EXIT_TASK_FAILED;
 	o->spec.ns = x.st.ns;
@@ -356,8 +391,15 @@ task_run(struct task_opts *o, struct ck_err **errp)
 	have = get_container(o, &x, errp) == 0;
 	if (have && !ck_path_exists(x.b.dir)) {
 		bundled = 1;
-		if (make_bundle(o, &x, errp) == 0)
+		if (make_bundle(o, &x, errp) < 0) {
+			/* the error is set */
+		} else if ((sig = signal_pending()) != 0) {
+			ck_err_set(errp, 0, "interrupted by signal %d before "
+				   "the task started", sig);
+			code = 128 + sig;
+		} else {
 			status = launch(o, &x, 1, o->detach, &code, errp);
+		}
 	} else if (have) {
 		make_bundle(o, &x, errp);
 	}

@@ -304,6 +304,10 @@ client_input(struct shim *s, struct client *c)
 		   s->in_fd >= 0) {
 		close(s->in_fd);
 		s->in_fd = -1;
+	} else if (type == FRAME_CLOSE_STDIN && s->in_fd >= 0) {
+		/* A terminal has no end of input; its EOF character makes
+		 * the reader's read return 0, as typing it would. */
+		write_all(s->in_fd, "\004", 1);
 	} else if (type == FRAME_RESIZE && len == 4 && s->mode == STDIO_TTY &&
 		   s->out_fd >= 0) {
 		unsigned char *p = (unsigned char *)buf;

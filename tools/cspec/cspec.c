@@ -3,12 +3,14 @@
  * cspec: write an OCI runtime spec (config.json) for an image of the
  * store to stdout.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "container.h"
 #include "snapshot.h"
 #include "spec.h"
 #include "store.h"
@@ -83,7 +85,7 @@ parse_option(struct options *o, int c)
 	case OPT_ROOT: o->root = optarg; return;
 	case 'n': o->ns = optarg; return;
 	case OPT_SNAPSHOTTER: o->snapshotter = optarg; return;
-	case 'h': usage(); exit(0);
+	case 'h': usage(); exit(ck_cli_flush_stdout() < 0);
 	}
 	if (ck_spec_parse_option(&o->spec, c, optarg, &err) == 0)
 		return;
@@ -103,13 +105,19 @@ parse_args(int argc, char **argv, struct options *o)
 	int c;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+te:u:o:n:vh", longopts,
+	while ((c = getopt_long(argc, argv, "+:te:u:o:n:vh", longopts,
 				NULL)) != -1) {
 		if (c == '?' || c == ':')
-			ck_cli_misuse("invalid option '%s'", argv[optind - 1]);
+			ck_cli_bad_option(c, argv);
 		parse_option(o, c);
 	}
 	free(longopts);
+	if (o->spec.id && ck_container_id_check(o->spec.id, NULL) < 0)
+		ck_cli_misuse("invalid --id '%s': use 1 to 76 letters, digits, "
+			      "'.', '_' and '-'", o->spec.id);
+	if (o->rootfs && !ck_is_dir(o->rootfs))
+		ck_cli_misuse("invalid --rootfs '%s': not a directory",
+			      o->rootfs);
 	if (optind < argc) {
 		if (strcmp(argv[optind - 1], "--") != 0)
 			ck_cli_misuse("unexpected argument '%s'; put the "
@@ -131,7 +139,7 @@ write_spec(const struct options *o, json_t *spec, struct ck_err **errp)
 	if (o->output != NULL)
 		rc = ck_write_file_atomic(o->output, text, len, 0644, errp);
 	else if (fwrite(text, 1, len, stdout) != len || fflush(stdout) != 0)
-		rc = ck_err_set(errp, 0, "write to stdout failed");
+		rc = ck_err_set(errp, errno, "write the spec to stdout");
 	free(text);
 	return rc;
 }

@@ -76,7 +76,7 @@ parse_args(int argc, char **argv, struct options *o)
 	int c;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+qvn:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:qvn:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'q': o->quiet = 1; ck_log_set_level(CK_LOG_ERROR); break;
 		case 'v': ck_log_set_level(ck_log_get_level() + 1); break;
@@ -86,9 +86,9 @@ parse_args(int argc, char **argv, struct options *o)
 		case 'n': o->ns = optarg; break;
 		case 's': o->snapshotter = optarg; break;
 		case 'p': o->prepare = optarg; break;
-		case 'h': usage(); exit(0);
+		case 'h': usage(); exit(ck_cli_flush_stdout() < 0);
 		default:
-			ck_cli_misuse("invalid option '%s'", argv[optind - 1]);
+			ck_cli_bad_option(c, argv);
 		}
 	}
 	if (argc - optind > 1)
@@ -177,5 +177,5 @@ main(int argc, char **argv)
 		ck_err_free(&err);
 		return 1;
 	}
-	return 0;
+	return ck_cli_flush_stdout() < 0 ? 1 : 0;
 }
