@@ -26,7 +26,7 @@ fault_requests() {
 	run_tool 0 cpull "$FAULT/test/busybox"
 	assert_eq "$output" "$FAULT/test/busybox:latest@$(fixture_digest busybox)" \
 		"stdout"
-	assert_eq "$(fault_requests '^GET /v2/test/busybox/manifests/latest ')" 3 \
+	assert_eq "$(fault_requests '^(GET|HEAD) /v2/test/busybox/manifests/latest ')" 3 \
 		"manifest requests"
 	assert_eq "$(store_blob_count)" 3 "blob count"
 }
@@ -36,7 +36,7 @@ fault_requests() {
 	SECONDS=0
 	run_tool 0 cpull "$FAULT/test/busybox"
 	((SECONDS >= 1))
-	assert_eq "$(fault_requests '^GET /v2/test/busybox/manifests/latest ')" 2 \
+	assert_eq "$(fault_requests '^(GET|HEAD) /v2/test/busybox/manifests/latest ')" 2 \
 		"manifest requests"
 }
 
@@ -52,7 +52,8 @@ fault_requests() {
 	run_tool 1 cpull "$FAULT/test/busybox"
 	assert_contains "$stderr" "returned HTTP 400" "stderr"
 	assert_contains "$stderr" "(manifest invalid: it is broken)" "stderr"
-	assert_eq "$(fault_requests '/manifests/latest ')" 1 "manifest requests"
+	# A HEAD has no body to carry the message, so one GET follows it.
+	(($(fault_requests '/manifests/latest ') <= 2))
 }
 
 @test "cpull (storage wants its own token) sends it only there" {
@@ -80,10 +81,10 @@ fault_requests() {
 @test "cpull (token expired) fetches a new one first" {
 	fault_start auth,ttl1,slowmanifest
 	run_tool 0 cpull "$FAULT/test/busybox"
-	assert_eq "$(fault_requests '^GET /token ')" 2 "token requests"
-	# Only the first request goes without a token: the second token
-	# comes before the next request, not after a 401.
-	assert_eq "$(fault_requests '^GET /v2/.* auth=none')" 1 \
+	(($(fault_requests '^GET /token ') >= 2))
+	# Only the first request goes without a token: each later token
+	# comes before the request that needs it, not after a 401.
+	assert_eq "$(fault_requests '^(GET|HEAD) /v2/.* auth=none')" 1 \
 		"registry requests without a token"
 }
 

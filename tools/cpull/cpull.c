@@ -22,18 +22,27 @@ enum {
 	OPT_PLATFORM,
 	OPT_ALL_PLATFORMS,
 	OPT_PLAIN_HTTP,
+	OPT_USER,
+	OPT_HOSTS_DIR,
+	OPT_MAX_CONCURRENT,
+	OPT_ALLOW_NONDIST,
 };
+
+#define MAX_CONCURRENT_LIMIT 32
 
 struct options {
 	struct pull_opts pull;
+	const char *user;
 	int quiet;
 	int verbose;
 	int json;
 };
 
 static const char usage_text[] =
-"usage: cpull [-qv] [--all-platforms] [--json] [--plain-http]\n"
-"             [--platform <platform>]... [--root <dir>] [-n <namespace>]\n"
+"usage: cpull [-qv] [--all-platforms] [--allow-nondistributable] [--json]\n"
+"             [--plain-http] [--hosts-dir <dir>]\n"
+"             [--max-concurrent-downloads <n>] [--platform <platform>]...\n"
+"             [--root <dir>] [--user <user>[:<password>]] [-n <namespace>]\n"
 "             <reference>\n"
 "Pull an image from a registry into the content store and print\n"
 "NAME@DIGEST: the normalised name and the digest it resolved to.\n"
@@ -41,14 +50,25 @@ static const char usage_text[] =
 "  -q, --quiet             print only errors on stderr\n"
 "  -v, --verbose           print each step on stderr; twice for debug\n"
 "      --all-platforms     pull every manifest of an index\n"
+"      --allow-nondistributable\n"
+"                          skip non-distributable layers that the registry\n"
+"                          does not have, instead of failing\n"
 "      --json              print one JSON object instead of NAME@DIGEST\n"
 "      --plain-http        use HTTP, not HTTPS (loopback hosts always do)\n"
+"      --hosts-dir <dir>   hosts.toml directory (default $CKIT_HOSTS_DIR,\n"
+"                          else /etc/ckit/certs.d, then\n"
+"                          /etc/containerd/certs.d)\n"
+"      --max-concurrent-downloads <n>\n"
+"                          blobs to download at once, 1 to 32 (default 3)\n"
 "      --platform <platform>\n"
 "                          os/arch[/variant] to pick from an index; given\n"
 "                          more than once, pull each and record the first\n"
 "                          (default $CKIT_PLATFORM, else this machine's)\n"
 "      --root <dir>        store root (default $CKIT_ROOT, else\n"
 "                          /var/lib/ckit)\n"
+"      --user <user>[:<password>]\n"
+"                          registry credentials; without a password,\n"
+"                          $CKIT_PASSWORD (default: Docker's config.json)\n"
 "  -n, --namespace <namespace>\n"
 "                          namespace of the image record (default\n"
 "                          $CKIT_NAMESPACE, else default)\n"
@@ -90,6 +110,23 @@ stall_timeout(long *secs, struct ck_err **errp)
 	return 0;
 }
 
+/* Parses --max-concurrent-downloads, from 1 to MAX_CONCURRENT_LIMIT. */
+static int
+parse_count(const char *s)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < 1 ||
+	    v > MAX_CONCURRENT_LIMIT)
+		ck_cli_misuse("invalid --max-concurrent-downloads '%s': "
+			      "expected a number from 1 to %d", s,
+			      MAX_CONCURRENT_LIMIT);
+	return (int)v;
+}
+
 static void
 parse_options(int argc, char **argv, struct options *o)
 {
@@ -100,6 +137,12 @@ parse_options(int argc, char **argv, struct options *o)
 		{ "plain-http", no_argument, NULL, OPT_PLAIN_HTTP },
 		{ "platform", required_argument, NULL, OPT_PLATFORM },
 		{ "all-platforms", no_argument, NULL, OPT_ALL_PLATFORMS },
+		{ "allow-nondistributable", no_argument, NULL,
+		  OPT_ALLOW_NONDIST },
+		{ "hosts-dir", required_argument, NULL, OPT_HOSTS_DIR },
+		{ "max-concurrent-downloads", required_argument, NULL,
+		  OPT_MAX_CONCURRENT },
+		{ "user", required_argument, NULL, OPT_USER },
 		{ "root", required_argument, NULL, OPT_ROOT },
 		{ "namespace", required_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
@@ -132,6 +175,18 @@ parse_options(int argc, char **argv, struct options *o)
 			break;
 		case OPT_ALL_PLATFORMS:
 			o->pull.all_platforms = 1;
+			break;
+		case OPT_ALLOW_NONDIST:
+			o->pull.allow_nondistributable = 1;
+			break;
+		case OPT_HOSTS_DIR:
+			o->pull.hosts_dir = optarg;
+			break;
+		case OPT_MAX_CONCURRENT:
+			o->pull.max_concurrent = parse_count(optarg);
+			break;
+		case OPT_USER:
+			o->user = optarg;
 			break;
 		case OPT_ROOT:
 			o->pull.root = optarg;
@@ -203,22 +258,25 @@ static int
 run_pull(struct options *o)
 {
 	struct pull_result res;
+	struct ck_creds creds = { 0 };
 	struct ck_err *err = NULL;
-	int status;
+	int status = 1;
 
-	if (stall_timeout(&o->pull.stall_timeout, &err) < 0) {
-		ck_err_print("cpull", err);
-		ck_err_free(&err);
-		return 1;
-	}
+	if (stall_timeout(&o->pull.stall_timeout, &err) < 0)
+		goto out;
+	if (o->user != NULL && ck_creds_from_user(o->user, &creds, &err) < 0)
+		goto out;
+	o->pull.creds = o->user ? &creds : NULL;
 	o->pull.progress = ck_cli_progress(o->quiet);
-	if (pull_image(&o->pull, &res, &err) < 0) {
-		ck_err_print("cpull", err);
-		ck_err_free(&err);
-		return 1;
-	}
+	if (pull_image(&o->pull, &res, &err) < 0)
+		goto out;
 	status = print_result(o, &res);
 	pull_result_free(&res);
+out:
+	if (err != NULL)
+		ck_err_print("cpull", err);
+	ck_err_free(&err);
+	ck_creds_free(&creds);
 	return status;
 }
 

@@ -41,6 +41,8 @@ struct pull {
 	int target_is_index;
 	struct chosen *chosen;		/* [0] is the one recorded */
 	size_t n_chosen;
+	char **skipped;			/* non-distributable layers left out */
+	size_t n_skipped;
 };
 
 static int
@@ -70,6 +72,8 @@ pull_open(struct pull *p, const struct pull_opts *opts, struct ck_err **errp)
 		.plain_http = opts->plain_http,
 		.stall_timeout = opts->stall_timeout,
 		.user_agent = "ckit-cpull",
+		.hosts_dir = opts->hosts_dir,
+		.creds = opts->creds,
 	};
 
 	p->opts = opts;
@@ -104,6 +108,9 @@ pull_close(struct pull *p)
 		free(p->chosen[i].platform);
 	}
 	free(p->chosen);
+	for (i = 0; i < p->n_skipped; i++)
+		free(p->skipped[i]);
+	free(p->skipped);
 	free(p->name);
 	ck_ref_free(&p->ref);
 }
@@ -176,16 +183,50 @@ check_target_digest(const struct pull *p,
 	return 0;
 }
 
+/*
+ * Fetches what a tag names. A HEAD resolves the tag at a host that may
+ * resolve, and the manifest then comes from the store, or by digest from
+ * a host that may pull. A registry that rejects HEAD, or sends no digest,
+ * returns the manifest to a GET of the tag.
+ */
+static int
+fetch_tag(struct pull *p, struct ck_registry_manifest *rm,
+	  struct ck_err **errp)
+{
+	struct ck_descriptor d;
+	int rc = 0;
+
+	if (ck_registry_resolve(p->reg, p->ref.tag, &d, rm, errp) < 0)
+		return -1;
+	if (rm->data == NULL && ck_store_blob_exists(&p->st, d.digest)) {
+		ck_log(CK_LOG_INFO, "manifest '%s' is already in the store",
+		       d.digest);
+		rc = ck_store_blob_read(&p->st, d.digest, CK_MANIFEST_MAX,
+					&rm->data, &rm->len, errp);
+		rm->content_type = ck_xstrdup(d.media_type);
+	} else if (rm->data == NULL) {
+		rc = ck_registry_get_manifest(p->reg, d.digest, rm, errp);
+	}
+	/* The body must hash to the digest the tag resolved to. */
+	if (rc == 0 && rm->digest == NULL)
+		rm->digest = ck_xstrdup(d.digest);
+	ck_descriptor_free(&d);
+	return rc;
+}
+
 /* Fetches and verifies what the reference names. */
 static int
 resolve_target(struct pull *p, struct ck_registry_manifest *rm,
 	       struct ck_err **errp)
 {
 	char *got, *subject, *media_type = NULL;
-	int kind;
+	int kind, rc;
 
-	if (ck_registry_get_manifest(p->reg, ck_ref_object(&p->ref), rm,
-				     errp) < 0)
+	if (p->ref.digest == NULL)
+		rc = fetch_tag(p, rm, errp);
+	else
+		rc = ck_registry_get_manifest(p->reg, p->ref.digest, rm, errp);
+	if (rc < 0)
 		return -1;
 	got = ck_sha256_bytes(rm->data, rm->len);
 	if (check_target_digest(p, rm, got, errp) < 0) {
@@ -376,62 +417,6 @@ fetch_platform_manifest(struct pull *p, struct chosen *c,
 	return rc;
 }
 
-struct blob_sink {
-	struct ck_ingest *in;
-	struct ck_buf *capture;	/* a copy of the bytes, or NULL */
-	struct progress pg;
-};
-
-static int
-write_blob(void *arg, const void *data, size_t len, struct ck_err **errp)
-{
-	struct blob_sink *s = arg;
-
-	if (ck_ingest_write(s->in, data, len, errp) < 0)
-		return -1;
-	if (s->capture != NULL)
-		ck_buf_add(s->capture, data, len);
-	progress_update(&s->pg, len);
-	return 0;
-}
-
-/*
- * Streams a blob into the ingest, where ck_ingest_close verifies its size
- * and digest and stages it. A blob already stored or staged is not
- * fetched. capture, for a small blob, receives a copy of fetched bytes.
- */
-static int
-fetch_blob(struct pull *p, const struct ck_descriptor *d, const char *label,
-	   struct ck_buf *capture, struct ck_err **errp)
-{
-	struct blob_sink s = { .capture = capture };
-	int ready;
-
-	progress_start(&s.pg, p->opts->progress, label, d->digest, d->size);
-	s.in = ck_ingest_open(&p->st, d->digest, d->size, &ready, errp);
-	if (s.in == NULL && ready) {
-		ck_log(CK_LOG_INFO, "%s '%s' is already in the store", label,
-		       d->digest);
-		progress_end(&s.pg, "exists");
-		return 0;
-	}
-	if (s.in == NULL ||
-	    ck_registry_get_blob(p->reg, d->digest, write_blob, &s,
-				 errp) < 0) {
-		ck_ingest_abort(s.in);
-		progress_end(&s.pg, "failed");
-		return ck_err_wrap(errp, "%s", label);
-	}
-	if (ck_ingest_close(s.in, errp) < 0) {
-		progress_end(&s.pg, "failed");
-		return ck_err_wrap(errp, "%s", label);
-	}
-	progress_end(&s.pg, "done");
-	ck_log(CK_LOG_INFO, "fetched %s '%s' (%lld bytes)", label, d->digest,
-	       (long long)d->size);
-	return 0;
-}
-
 static int
 write_memory(void *arg, const void *data, size_t len, struct ck_err **errp)
 {
@@ -468,8 +453,8 @@ read_stored_config(struct pull *p, const struct ck_descriptor *d,
 	return rc;
 }
 
-/* Loads a config that fetch_blob found ready. It is fetched again only if
- * a concurrent pull commits it while both reads run. */
+/* Loads a config that the fetch staged or found stored. It is fetched
+ * again only if a concurrent pull commits it while both reads run. */
 static int
 load_config(struct pull *p, const struct ck_descriptor *d,
 	    struct ck_buf *cfg, struct ck_err **errp)
@@ -533,54 +518,149 @@ platform_from_config(struct pull *p, struct chosen *c,
 	}
 }
 
-/* Fetches the config and layers of one manifest into the ingest. */
-static int
-fetch_manifest_blobs(struct pull *p, struct chosen *c, struct ck_err **errp)
-{
-	struct ck_buf cfg = { 0 };
-	char label[48];
-	size_t i;
-	int need_cfg = !p->target_is_index &&
-		       c->m.config.size <= CK_MANIFEST_MAX;
+/* The blobs to fetch, each once, and their progress labels. */
+struct fetch_list {
+	struct ck_blob_job *jobs;
+	char **labels;
+	size_t n;
+};
 
-	if (fetch_blob(p, &c->m.config, "config", need_cfg ? &cfg : NULL,
-		       errp) < 0)
-		goto fail;
-	/* An empty buffer means the config was in the store already. */
-	if (need_cfg && (cfg.data == NULL ||
-			 cfg.len != (size_t)c->m.config.size) &&
-	    load_config(p, &c->m.config, &cfg, errp) < 0)
-		goto fail;
-	if (need_cfg)
-		platform_from_config(p, c, &cfg);
-	ck_buf_free(&cfg);
-	for (i = 0; i < c->m.n_layers; i++) {
-		snprintf(label, sizeof(label), "layer %zu/%zu", i + 1,
-			 c->m.n_layers);
-		if (fetch_blob(p, &c->m.layers[i], label, NULL, errp) < 0)
-			return -1;
+static int
+is_nondistributable(const char *media_type)
+{
+	return media_type != NULL &&
+	       (strstr(media_type, ".foreign.") != NULL ||
+		strstr(media_type, ".nondistributable.") != NULL);
+}
+
+static void
+add_job(struct fetch_list *fl, const struct ck_descriptor *d, char *label)
+{
+	size_t i;
+
+	for (i = 0; i < fl->n; i++) {
+		if (strcmp(fl->jobs[i].desc->digest, d->digest) == 0) {
+			free(label);
+			return;
+		}
 	}
-	return 0;
-fail:
-	ck_buf_free(&cfg);
-	return -1;
+	fl->jobs = ck_xrealloc(fl->jobs, (fl->n + 1) * sizeof(*fl->jobs));
+	fl->labels = ck_xrealloc(fl->labels, (fl->n + 1) *
+				 sizeof(*fl->labels));
+	memset(&fl->jobs[fl->n], 0, sizeof(fl->jobs[fl->n]));
+	fl->jobs[fl->n].desc = d;
+	fl->jobs[fl->n].nondistributable = is_nondistributable(d->media_type);
+	fl->labels[fl->n++] = label;
+}
+
+/* Lists the config and layers of every chosen manifest. */
+static void
+list_blobs(const struct pull *p, struct fetch_list *fl)
+{
+	const struct chosen *c;
+	char prefix[24] = "";
+	size_t k, i;
+
+	for (k = 0; k < p->n_chosen; k++) {
+		c = &p->chosen[k];
+		if (p->n_chosen > 1)
+			snprintf(prefix, sizeof(prefix), "m%zu ", k + 1);
+		add_job(fl, &c->m.config, ck_asprintf("%sconfig", prefix));
+		for (i = 0; i < c->m.n_layers; i++)
+			add_job(fl, &c->m.layers[i], ck_asprintf(
+				"%slayer %zu/%zu", prefix, i + 1,
+				c->m.n_layers));
+	}
 }
 
 static int
-fetch_blobs(struct pull *p, struct ck_err **errp)
+is_skipped(const struct pull *p, const char *digest)
 {
 	size_t i;
 
-	for (i = 0; i < p->n_chosen; i++) {
-		if (p->n_chosen > 1)
-			ck_log(CK_LOG_INFO, "fetching the blobs of manifest "
-			       "'%s' (%s)", p->chosen[i].desc.digest,
-			       p->chosen[i].platform ? p->chosen[i].platform :
-						       "no platform");
-		if (fetch_manifest_blobs(p, &p->chosen[i], errp) < 0)
+	for (i = 0; i < p->n_skipped; i++)
+		if (strcmp(p->skipped[i], digest) == 0)
+			return 1;
+	return 0;
+}
+
+/* Logs what each blob's download came to, and keeps the skipped ones. */
+static void
+note_results(struct pull *p, const struct fetch_list *fl)
+{
+	const struct ck_blob_job *j;
+	size_t i;
+
+	for (i = 0; i < fl->n; i++) {
+		j = &fl->jobs[i];
+		if (j->state == CK_XFER_DONE)
+			ck_log(CK_LOG_INFO, "fetched %s '%s' (%lld bytes)",
+			       fl->labels[i], j->desc->digest,
+			       (long long)j->desc->size);
+		else if (j->state == CK_XFER_EXISTS)
+			ck_log(CK_LOG_INFO, "%s '%s' is already in the store",
+			       fl->labels[i], j->desc->digest);
+		if (j->state != CK_XFER_SKIPPED)
+			continue;
+		p->skipped = ck_xrealloc(p->skipped, (p->n_skipped + 1) *
+					 sizeof(*p->skipped));
+		p->skipped[p->n_skipped++] = ck_xstrdup(j->desc->digest);
+	}
+}
+
+/* Takes the platform of a manifest that no index describes from its
+ * config, which the fetch staged or found stored. */
+static int
+read_platforms(struct pull *p, struct ck_err **errp)
+{
+	struct ck_buf cfg = { 0 };
+	struct chosen *c;
+	size_t k;
+
+	for (k = 0; k < p->n_chosen && !p->target_is_index; k++) {
+		c = &p->chosen[k];
+		if (c->m.config.size > CK_MANIFEST_MAX)
+			continue;
+		if (load_config(p, &c->m.config, &cfg, errp) < 0) {
+			ck_buf_free(&cfg);
 			return -1;
+		}
+		platform_from_config(p, c, &cfg);
+		ck_buf_free(&cfg);
 	}
 	return 0;
+}
+
+/* Downloads every config and layer, several at once. */
+static int
+fetch_blobs(struct pull *p, struct ck_err **errp)
+{
+	struct fetch_list fl = { 0 };
+	struct ck_fetch_opts fo = {
+		.max_concurrent = p->opts->max_concurrent,
+		.allow_nondistributable = p->opts->allow_nondistributable,
+	};
+	struct progress *pg;
+	size_t i;
+	int rc;
+
+	list_blobs(p, &fl);
+	pg = progress_new(p->opts->progress, (const char *const *)fl.labels,
+			  fl.jobs, fl.n);
+	if (pg != NULL) {
+		fo.progress = progress_update;
+		fo.progress_arg = pg;
+	}
+	rc = ck_registry_fetch_blobs(p->reg, &p->st, fl.jobs, fl.n, &fo, errp);
+	progress_free(pg);
+	note_results(p, &fl);
+	for (i = 0; i < fl.n; i++)
+		free(fl.labels[i]);
+	free(fl.labels);
+	free(fl.jobs);
+	if (rc == 0)
+		rc = read_platforms(p, errp);
+	return rc;
 }
 
 /* Commits what fetch staged: for each manifest its layers, config and the
@@ -594,7 +674,8 @@ commit_blobs(struct pull *p, struct ck_err **errp)
 	for (k = 0; k < p->n_chosen; k++) {
 		c = &p->chosen[k];
 		for (i = 0; i < c->m.n_layers; i++)
-			if (ck_store_commit(&p->st, c->m.layers[i].digest,
+			if (!is_skipped(p, c->m.layers[i].digest) &&
+			    ck_store_commit(&p->st, c->m.layers[i].digest,
 					    errp) < 0)
 				return -1;
 		if (ck_store_commit(&p->st, c->m.config.digest, errp) < 0 ||

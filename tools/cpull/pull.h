@@ -9,7 +9,9 @@
 
 #include <stdint.h>
 
+#include "auth.h"
 #include "err.h"
+#include "registry.h"
 
 struct pull_opts {
 	const char *reference;
@@ -23,6 +25,11 @@ struct pull_opts {
 	int plain_http;
 	int progress;		/* a progress line per blob on stderr */
 	long stall_timeout;	/* seconds; 0 takes the default */
+	const char *hosts_dir;	/* NULL: see hosts.h */
+	const struct ck_creds *creds;	/* --user, or NULL */
+	int max_concurrent;	/* parallel downloads; 0 takes the default */
+	int allow_nondistributable;	/* skip foreign layers the registry
+					 * does not have */
 };
 
 /* A platform manifest that the pull stored. */
@@ -46,20 +53,13 @@ int pull_image(const struct pull_opts *opts, struct pull_result *res,
 	       struct ck_err **errp);
 void pull_result_free(struct pull_result *res);
 
-/* Progress lines on stderr. Every call does nothing unless enabled. */
-struct progress {
-	int enabled;
-	const char *label;	/* "layer 1/3" */
-	const char *digest;
-	int64_t total;
-	int64_t done;
-	int64_t last_ms;
-};
-
-void progress_start(struct progress *pg, int enabled, const char *label,
-		    const char *digest, int64_t total);
-void progress_update(struct progress *pg, size_t len);
-/* Ends the line with "done", "exists" or "failed". */
-void progress_end(struct progress *pg, const char *state);
+/* Progress lines on stderr, one per blob; NULL when disabled. */
+struct progress;
+struct progress *progress_new(int enabled, const char *const *labels,
+			      const struct ck_blob_job *jobs, size_t n);
+/* A ck_registry_progress_fn; arg is the struct progress, or NULL. */
+void progress_update(void *arg, const struct ck_xfer *x);
+/* Draws the final state and frees pg. */
+void progress_free(struct progress *pg);
 
 #endif
