@@ -94,3 +94,171 @@ fault_requests() {
 	(($(fault_requests '^GET /token ') >= 2))
 	assert_eq "$(store_blob_count)" 3 "blob count"
 }
+
+@test "cpull (HEAD 403 at storage) falls back to GET" {
+	fault_start headredirect
+	run_tool 0 cpull "$FAULT/test/busybox"
+	assert_eq "$output" "$FAULT/test/busybox:latest@$(fixture_digest busybox)" \
+		"stdout"
+	assert_eq "$(fault_requests '^HEAD /storage/test/busybox/manifests/latest ')" 1 \
+		"HEAD requests at storage"
+	assert_eq "$(fault_requests '^GET /storage/test/busybox/manifests/latest ')" 1 \
+		"GET requests at storage"
+}
+
+@test "cpull (registry without HEAD) uses GET" {
+	fault_start nohead
+	run_tool 0 cpull "$FAULT/test/busybox"
+	assert_eq "$(fault_requests '^GET /v2/test/busybox/manifests/latest ')" 1 \
+		"GET of the tag"
+	assert_eq "$(store_blob_count)" 3 "blob count"
+}
+
+# The layer of test/debian has tens of MB; the server cuts every response
+# after 4 MiB, so the pull only completes by resuming again and again.
+@test "cpull (connection cut again and again) resumes" {
+	fixture_debian
+	FAULT_CUT=$((4 << 20)) fault_start cut
+	run_tool 0 cpull -v "$FAULT/test/debian:bookworm"
+	assert_contains "$stderr" "resuming blob" "stderr"
+	local layer ranges
+	layer=$(fixture_layer_digests debian)
+	ranges=$(fault_requests "^GET /v2/test/debian/blobs/$layer range=bytes=")
+	((ranges >= 3))
+	assert_eq "$(fault_requests "^GET /v2/test/debian/blobs/$layer range=-")" 1 \
+		"requests of the layer from byte 0"
+	assert_blob_file "$layer"
+}
+
+# Writes the first N bytes of fixture blob DIGEST (or random bytes with
+# "random") as the partial file a killed pull would leave.
+seed_partial() {
+	local digest=$1 n=$2 how=${3:-copy} dir=$CKIT_ROOT/content/ingest
+
+	mkdir -p "$dir"
+	if [[ $how == random ]]; then
+		head -c "$n" /dev/urandom >"$dir/${digest#sha256:}.partial"
+	else
+		head -c "$n" "$(fixture_layout busybox)/blobs/sha256/${digest#sha256:}" \
+			>"$dir/${digest#sha256:}.partial"
+	fi
+}
+
+assert_blob_file() {
+	assert_file_exists "$CKIT_ROOT/content/blobs/sha256/${1#sha256:}" "blob $1"
+	assert_eq "$(sha256sum <"$CKIT_ROOT/content/blobs/sha256/${1#sha256:}" | cut -c1-64)" \
+		"${1#sha256:}" "content of blob $1"
+}
+
+@test "cpull (partial file) resumes with Range" {
+	local layer
+	layer=$(fixture_layer_digests busybox)
+	seed_partial "$layer" 300000
+	fault_start none
+	run_tool 0 cpull "$FAULT/test/busybox"
+	assert_eq "$(fault_requests "^GET /v2/test/busybox/blobs/$layer range=bytes=300000- ")" 1 \
+		"resumed request"
+	assert_eq "$(fault_requests "^GET /v2/test/busybox/blobs/$layer range=- ")" 0 \
+		"requests from byte 0"
+	assert_blob_file "$layer"
+}
+
+@test "cpull (server ignores Range) starts over" {
+	local layer
+	layer=$(fixture_layer_digests busybox)
+	seed_partial "$layer" 300000
+	fault_start norange
+	run_tool 0 cpull "$FAULT/test/busybox"
+	assert_eq "$(fault_requests "^GET /v2/test/busybox/blobs/$layer range=bytes=300000- ")" 1 \
+		"resumed request"
+	assert_blob_file "$layer"
+}
+
+@test "cpull (206 at another offset) starts over" {
+	local layer
+	layer=$(fixture_layer_digests busybox)
+	seed_partial "$layer" 300000
+	fault_start badrange
+	run_tool 0 cpull "$FAULT/test/busybox"
+	assert_eq "$(fault_requests "^GET /v2/test/busybox/blobs/$layer range=- ")" 1 \
+		"request from byte 0 after the wrong range"
+	assert_blob_file "$layer"
+}
+
+@test "cpull (partial file with wrong bytes) fetches again" {
+	local layer
+	layer=$(fixture_layer_digests busybox)
+	seed_partial "$layer" 300000 random
+	fault_start none
+	run_tool 0 cpull "$FAULT/test/busybox"
+	assert_contains "$stderr" "fetching it again from the start" "stderr"
+	assert_eq "$(fault_requests "^GET /v2/test/busybox/blobs/$layer range=- ")" 1 \
+		"request from byte 0"
+	assert_blob_file "$layer"
+}
+
+@test "cpull (killed mid-download) resumes in the next run" {
+	local layer partial size
+	layer=$(fixture_layer_digests busybox)
+	partial=$CKIT_ROOT/content/ingest/${layer#sha256:}.partial
+	fault_start slowblob
+	"$CPULL" -q "$FAULT/test/busybox" 2>/dev/null &
+	local pid=$!
+	for _ in $(seq 50); do
+		size=$(stat -c %s "$partial" 2>/dev/null || echo 0)
+		((size > 200000)) && break
+		sleep 0.1
+	done
+	kill -9 "$pid"
+	wait "$pid" || true
+	size=$(stat -c %s "$partial")
+	((size > 0))
+	fault_stop
+	fault_start none
+	run_tool 0 cpull "$FAULT/test/busybox"
+	assert_eq "$(fault_requests "^GET /v2/test/busybox/blobs/$layer range=bytes=$size- ")" 1 \
+		"resumed request"
+	assert_blob_file "$layer"
+}
+
+@test "cpull (three downloads at once) overlaps them" {
+	fault_start slowblob
+	run_tool 0 cpull --max-concurrent-downloads 3 "$FAULT/test/layers"
+	local times first third
+	times=$(grep -E '^GET /v2/test/layers/blobs/' "$FAULT_LOG" |
+		sed 's/.* t=//' | sort -n)
+	first=$(sed -n 1p <<<"$times")
+	third=$(sed -n 3p <<<"$times")
+	# Serial downloads would start each 0.1 s or more after the last
+	# piece of the one before.
+	((third - first < 100))
+}
+
+@test "cpull --max-concurrent-downloads 1 fetches one at a time" {
+	fault_start slowblob
+	run_tool 0 cpull --max-concurrent-downloads 1 "$FAULT/test/layers"
+	local times first second
+	times=$(grep -E '^GET /v2/test/layers/blobs/' "$FAULT_LOG" |
+		sed 's/.* t=//' | sort -n)
+	first=$(sed -n 1p <<<"$times")
+	second=$(sed -n 2p <<<"$times")
+	((second - first >= 100))
+}
+
+@test "cpull (foreign layer missing) names the option" {
+	fault_start foreign
+	run_tool 1 cpull "$FAULT/test/busybox:foreign"
+	assert_contains "$stderr" "non-distributable layer 'sha256:$(printf 'f%.0s' {1..64})'" \
+		"stderr"
+	assert_contains "$stderr" "--allow-nondistributable" "stderr"
+	assert_eq "$(store_blob_count)" 0 "blob count"
+}
+
+@test "cpull --allow-nondistributable skips the layer" {
+	fault_start foreign
+	run_tool 0 cpull --allow-nondistributable "$FAULT/test/busybox:foreign"
+	assert_contains "$stderr" "warning: skipping non-distributable layer" "stderr"
+	assert_eq "$(store_blob_count)" 3 "blob count"
+	assert_file_not_exists "$CKIT_ROOT/content/blobs/sha256/$(printf 'f%.0s' {1..64})" \
+		"foreign layer"
+}

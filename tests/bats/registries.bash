@@ -171,6 +171,7 @@ fault_start() {
 
 	FAULT_LOG=$dir/fault.log
 	: >"$FAULT_LOG"
+	rm -f "$dir/fault.port"
 	python3 "$FIXTURES/fault-server.py" "$dir/fault.port" "$REGISTRY" "$1" \
 		"$FAULT_LOG" >"$dir/fault.err" 2>&1 </dev/null 3>&- &
 	echo $! >"$dir/fault.pid"
