@@ -675,3 +675,58 @@ write_mock() {
 		"localhost:${REGISTRY##*:}/test/busybox:latest@$(fixture_digest busybox)" \
 		"stdout"
 }
+
+@test "cpull --max-concurrent-downloads (invalid) exits 2" {
+	local bad
+	for bad in 0 33 x 2x; do
+		run_tool 2 cpull --max-concurrent-downloads "$bad" "$REGISTRY/test/busybox"
+		assert_contains "$stderr" "invalid --max-concurrent-downloads '$bad'" \
+			"stderr for $bad"
+	done
+}
+
+@test "cpull (stderr a terminal) shows rate and state" {
+	command -v script >/dev/null || skip "requires script (util-linux)"
+
+	run -0 script -qec "'$CPULL' '$REGISTRY/test/layers'" /dev/null
+	assert_contains "$output" "config" "terminal output"
+	assert_contains "$output" "layer 3/" "terminal output"
+	assert_contains "$output" "/s " "terminal output (rate)"
+	run -0 script -qec "'$CPULL' '$REGISTRY/test/layers'" /dev/null
+	assert_contains "$output" "exists" "terminal output of a second pull"
+}
+
+@test "cpull (Debian image) stays under 32 MiB" {
+	local peak
+	fixture_debian
+	run -0 /usr/bin/time -f %M -o "$BATS_TEST_TMPDIR/peak" \
+		"$CPULL" -q "$REGISTRY/test/debian:bookworm"
+	peak=$(tail -n 1 "$BATS_TEST_TMPDIR/peak")
+	echo "# peak RSS: $peak KiB"
+	((peak < 32 * 1024))
+}
+
+@test "cpull (two processes, Debian image) store one copy" {
+	local layer out1 out2 before
+	fixture_debian
+	layer=$(fixture_layer_digests debian)
+	before=$(grep -c "\"GET /v2/test/debian/blobs/$layer" "$CKIT_TEST_REGISTRY_LOG" || true)
+	"$CPULL" -q "$REGISTRY/test/debian:bookworm" >"$BATS_TEST_TMPDIR/1.out" 2>&1 &
+	local pid1=$!
+	"$CPULL" -q -n other "$REGISTRY/test/debian:bookworm" >"$BATS_TEST_TMPDIR/2.out" 2>&1 &
+	local pid2=$!
+	wait "$pid1"
+	wait "$pid2"
+	out1=$(<"$BATS_TEST_TMPDIR/1.out")
+	out2=$(<"$BATS_TEST_TMPDIR/2.out")
+	assert_eq "$out1" "$REGISTRY/test/debian:bookworm@$(fixture_digest debian)" \
+		"first output"
+	assert_eq "$out2" "$out1" "second output"
+	assert_eq "$(store_blob_count)" 3 "blob count"
+	# One process fetched the layer; the other waited for its lock and
+	# found it staged.
+	assert_eq "$(grep -c "\"GET /v2/test/debian/blobs/$layer" "$CKIT_TEST_REGISTRY_LOG")" \
+		"$((before + 1))" "GETs of the layer"
+	assert_eq "$(find "$CKIT_ROOT/content/ingest" -name "${layer#sha256:}*" | wc -l)" \
+		0 "ingest files of the layer"
+}

@@ -360,3 +360,46 @@ capabilities = [\"pull\", \"fly\"]"
 	assert_contains "$stderr" "hosts.toml:1:19: string not closed before the end of the line" \
 		"stderr"
 }
+
+@test "cpull --user (Basic over TLS) pulls" {
+	trust_basic
+	run_tool 0 cpull -vv --user "$TEST_USER:$TEST_PASSWORD" "$BASIC/test/busybox"
+	assert_eq "$output" "$BASIC/test/busybox:latest@$(fixture_digest busybox)" \
+		"stdout"
+	assert_no_secret "$stderr"
+}
+
+@test "cpull --user (CKIT_PASSWORD) takes the password" {
+	trust_basic
+	CKIT_PASSWORD=$TEST_PASSWORD run_tool 0 cpull --user "$TEST_USER" \
+		"$BASIC/test/busybox"
+}
+
+@test "cpull --user (no password anywhere) fails" {
+	run_tool 1 cpull --user "$TEST_USER" "$BASIC/test/busybox"
+	assert_contains "$stderr" \
+		"no password for user '$TEST_USER': give --user USER:PASSWORD or set CKIT_PASSWORD" \
+		"stderr"
+}
+
+@test "cpull --user (wins over config.json) names --user" {
+	trust_basic
+	write_docker_config "$DOCKER_CONFIG" \
+		"{\"auths\": {\"$BASIC\": {\"auth\": \"$(auth_b64)\"}}}"
+	run_tool 1 cpull --user "$TEST_USER:wrong" "$BASIC/test/busybox"
+	assert_contains "$stderr" "check the credentials from --user" "stderr"
+}
+
+@test "cpull --user (token auth) sends them to the realm" {
+	run_tool 0 cpull --user "$TEST_USER:$TEST_PASSWORD" "$TOKENREG/test/layers"
+	assert_contains "$(<"$TOKEN_LOG")" "user=$TEST_USER grant=get status=200" \
+		"token log"
+}
+
+@test "cpull --hosts-dir overrides CKIT_HOSTS_DIR" {
+	local dir=$BATS_TEST_TMPDIR/flag-hosts
+	write_hosts_toml "$dir" "$BASIC" "server = \"https://$BASIC\"
+ca = \"$TLS_DIR/ca.pem\""
+	run_tool 0 cpull --hosts-dir "$dir" --user "$TEST_USER:$TEST_PASSWORD" \
+		"$BASIC/test/busybox"
+}
