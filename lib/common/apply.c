@@ -172,21 +172,30 @@ write_data(struct applier *a, int fd, struct archive_entry *e,
 	return 0;
 }
 
+/* Returns whether a new file needs a chown: one made by root is root's already,
+ * unless its directory is set-group-ID. */
+static int
+needs_chown(const struct applier *a, struct archive_entry *e)
+{
+	return archive_entry_uid(e) != 0 || archive_entry_gid(e) != 0 ||
+	       a->cache_gid >= 0;
+}
+
 /* Sets a new regular file's metadata through its descriptor. A file
- * made by root is root's already, and then needs no chown. */
+ * that needs no chown was created with its final mode. */
 static int
 set_file_meta(struct applier *a, struct archive_entry *e,
 	      const struct place *p, int fd, struct ck_err **errp)
 {
-	uid_t uid = (uid_t)archive_entry_uid(e);
-	gid_t gid = (gid_t)archive_entry_gid(e);
 	struct timespec ts[2];
 
-	if ((uid != 0 || gid != 0 || a->cache_gid >= 0) &&
-	    fchown(fd, uid, gid) < 0)
-		return ck_err_set(errp, errno, "chown");
-	if (fchmod(fd, archive_entry_perm(e) & 07777) < 0)
-		return ck_err_set(errp, errno, "chmod");
+	if (needs_chown(a, e)) {
+		if (fchown(fd, (uid_t)archive_entry_uid(e),
+			   (gid_t)archive_entry_gid(e)) < 0)
+			return ck_err_set(errp, errno, "chown");
+		if (fchmod(fd, archive_entry_perm(e) & 07777) < 0)
+			return ck_err_set(errp, errno, "chmod");
+	}
 	if (set_xattrs(a, e, p, fd, errp) < 0)
 		return -1;
 	entry_times(e, ts);
@@ -195,12 +204,16 @@ set_file_meta(struct applier *a, struct archive_entry *e,
 	return 0;
 }
 
+/* Makes a regular file. Without a chown to come it is created with its
+ * final mode (the umask is 0 meanwhile), which saves a chmod per file.
+ * Root may write it whatever its mode is. */
 static int
 make_file(struct applier *a, struct archive_entry *e, const struct place *p,
 	  struct ck_err **errp)
 {
+	mode_t mode = needs_chown(a, e) ? 0600 : archive_entry_perm(e) & 07777;
 	int fd = openat(p->dir, p->base, O_WRONLY | O_CREAT | O_EXCL |
-			O_NOFOLLOW | O_CLOEXEC, 0600);
+			O_NOFOLLOW | O_CLOEXEC, mode);
 	int rc;
 
 	if (fd < 0)
@@ -480,20 +493,54 @@ apply_whiteout(struct applier *a, int dir, const char *parent,
 }
 
 static int
+make_object(struct applier *a, struct archive_entry *e, const struct place *p,
+	    struct ck_err **errp)
+{
+	const char *link = archive_entry_hardlink(e);
+
+	return link ? make_hardlink(a, p, link, errp) : make_node(a, e, p, errp);
+}
+
+/* Makes an entry that is not a directory. Most entries have new names,
+ * so the place is cleared only when making the entry finds a name
+ * there, which saves a stat per entry. */
+static int
+replace_object(struct applier *a, struct archive_entry *e,
+	       const struct place *p, struct ck_err **errp)
+{
+	struct ck_err *err = NULL;
+	int wh, rc = make_object(a, e, p, &err);
+
+	if (rc < 0 && err && err->errnum == EEXIST) {
+		ck_err_free(&err);
+		rc = clear_place(p, 0, &wh, &err);
+		if (rc == 0)
+			rc = make_object(a, e, p, &err);
+	}
+	if (rc < 0 && errp != NULL) {
+		ck_err_free(errp);
+		*errp = err;
+	} else {
+		ck_err_free(&err);
+	}
+	return rc;
+}
+
+static int
 apply_object(struct applier *a, struct archive_entry *e,
 	     const struct place *p, struct ck_err **errp)
 {
-	const char *link = archive_entry_hardlink(e);
-	int is_dir = archive_entry_filetype(e) == AE_IFDIR && link == NULL;
+	int is_dir = archive_entry_filetype(e) == AE_IFDIR &&
+		     archive_entry_hardlink(e) == NULL;
 	int wh, rc;
 
-	rc = clear_place(p, is_dir, &wh, errp);
-	if (rc == 0 && is_dir)
-		rc = make_dir(a, e, p, wh, errp);
-	else if (rc == 0 && link != NULL)
-		rc = make_hardlink(a, p, link, errp);
-	else if (rc == 0)
-		rc = make_node(a, e, p, errp);
+	if (is_dir) {
+		rc = clear_place(p, 1, &wh, errp);
+		if (rc == 0)
+			rc = make_dir(a, e, p, wh, errp);
+	} else {
+		rc = replace_object(a, e, p, errp);
+	}
 	if (rc == 0 && a->mode == CK_APPLY_PLAIN)
 		pathset_add_tree(&a->applied, p->path);
 	return rc;

@@ -121,7 +121,7 @@ is_opaque(int fd)
 	return getxattr(proc, XATTR_OPAQUE, v, sizeof(v)) == 1 && v[0] == 'y';
 }
 
-/* Whether lower layer lr hides path from the layers below it: a prefix
+/* Returns whether lower layer lr hides path from the layers below it: a prefix
  * of path there is a whiteout, not a directory, or an opaque directory. */
 static int
 lower_hides(int lr, const char *path)

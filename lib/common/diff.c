@@ -521,7 +521,7 @@ links_differ(int a, int b, const char *name)
 	return n != m || n < 0 || memcmp(x, y, (size_t)n) != 0;
 }
 
-/* Whether name differs between the trees a (new) and b (parent). Files
+/* Returns whether name differs between the trees a (new) and b (parent). Files
  * with the same size and times are compared byte by byte only when the
  * times have no nanoseconds, as containerd's double walk does, because
  * such coarse times can hide a change. */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Layer decompression on a producer thread. The producer fills a ring of
- * NCHUNKS buffers and the consumer (the tar reader) holds at most one of
+ * NCHUNKS buffers and the consumer (the tar reader) uses at most one of
  * them at a time, so the producer never writes a buffer that the
  * consumer still reads. gzip is inflated with ISA-L's streaming igzip,
  * which inflated the Debian bookworm layer about twice as fast as zlib

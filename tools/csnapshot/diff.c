@@ -89,7 +89,8 @@ print_result(const struct options *o, const struct ck_diff_result *res)
 	json_decref(j);
 }
 
-/* Returns the fs dir of key's parent, or NULL when it has none. */
+/* Stores the fs dir of the parent of s in *dir, or NULL when s has no
+ * parent. */
 static int
 parent_dir(struct ctx *c, const struct ck_snapshot *s, char **dir,
 	   struct ck_err **errp)
