@@ -486,12 +486,14 @@ ck_store_stage_bytes(const struct ck_store *st, const char *digest,
 	return ck_ingest_close(in, errp);
 }
 
-int
-ck_store_commit(const struct ck_store *st, const char *digest,
-		struct ck_err **errp)
+/* Renames a staged blob into blobs/. Returns 1 when it did, 0 when the
+ * blob was there already. */
+static int
+move_staged(const struct ck_store *st, const char *digest,
+	    struct ck_err **errp)
 {
-	char *staged, *blob, *dir;
-	int rc = 0;
+	char *staged, *blob;
+	int rc = 1;
 
 	if (ck_digest_check(digest, errp) < 0)
 		return -1;
@@ -501,14 +503,49 @@ ck_store_commit(const struct ck_store *st, const char *digest,
 		if (errno != ENOENT || !ck_path_exists(blob))
 			rc = ck_err_set(errp, errno, "commit blob '%s'",
 					digest);
-	} else {
-		dir = ck_asprintf("%s/blobs/sha256", st->content);
-		rc = ck_fsync_dir(dir, errp);
-		free(dir);
+		else
+			rc = 0;
 	}
 	free(staged);
 	free(blob);
 	return rc;
+}
+
+static int
+sync_blobs_dir(const struct ck_store *st, struct ck_err **errp)
+{
+	char *dir = ck_asprintf("%s/blobs/sha256", st->content);
+	int rc = ck_fsync_dir(dir, errp);
+
+	free(dir);
+	return rc;
+}
+
+int
+ck_store_commit(const struct ck_store *st, const char *digest,
+		struct ck_err **errp)
+{
+	int rc = move_staged(st, digest, errp);
+
+	if (rc > 0)
+		rc = sync_blobs_dir(st, errp);
+	return rc < 0 ? -1 : 0;
+}
+
+int
+ck_store_commit_all(const struct ck_store *st, const char *const *digests,
+		    size_t n, struct ck_err **errp)
+{
+	size_t i;
+	int rc, moved = 0;
+
+	for (i = 0; i < n; i++) {
+		rc = move_staged(st, digests[i], errp);
+		if (rc < 0)
+			return -1;
+		moved |= rc;
+	}
+	return moved ? sync_blobs_dir(st, errp) : 0;
 }
 
 void

@@ -90,6 +90,13 @@ int ck_store_stage_bytes(const struct ck_store *st, const char *digest,
 /* Moves a staged blob into blobs/; a blob already there is success. */
 int ck_store_commit(const struct ck_store *st, const char *digest,
 		    struct ck_err **errp);
+/*
+ * Commits several blobs with one fsync of blobs/ at the end, for blobs
+ * that nothing in blobs/ points to yet: until that fsync, a crash may
+ * keep any subset of them, and each one that is kept is whole.
+ */
+int ck_store_commit_all(const struct ck_store *st, const char *const *digests,
+			size_t n, struct ck_err **errp);
 
 /* An image record: a name in a namespace and what it points to. */
 struct ck_image {

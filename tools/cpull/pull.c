@@ -663,29 +663,38 @@ fetch_blobs(struct pull *p, struct ck_err **errp)
 	return rc;
 }
 
-/* Commits what fetch staged: for each manifest its layers, config and the
- * manifest itself, then the index last. */
+/*
+ * Commits what fetch staged in three steps, each with one fsync of
+ * blobs/: the layers and configs, then the manifests, then the index.
+ * So a reader that finds a manifest or index in content/blobs/ finds all
+ * it points to.
+ */
 static int
 commit_blobs(struct pull *p, struct ck_err **errp)
 {
+	const char **list = NULL;
 	const struct chosen *c;
-	size_t i, k;
+	size_t i, k, n = 0;
+	int rc;
 
 	for (k = 0; k < p->n_chosen; k++) {
 		c = &p->chosen[k];
+		list = ck_xrealloc(list, (n + c->m.n_layers + 1) *
+				   sizeof(*list));
 		for (i = 0; i < c->m.n_layers; i++)
-			if (!is_skipped(p, c->m.layers[i].digest) &&
-			    ck_store_commit(&p->st, c->m.layers[i].digest,
-					    errp) < 0)
-				return -1;
-		if (ck_store_commit(&p->st, c->m.config.digest, errp) < 0 ||
-		    ck_store_commit(&p->st, c->desc.digest, errp) < 0)
-			return -1;
+			if (!is_skipped(p, c->m.layers[i].digest))
+				list[n++] = c->m.layers[i].digest;
+		list[n++] = c->m.config.digest;
 	}
-	if (p->target_is_index &&
-	    ck_store_commit(&p->st, p->target.digest, errp) < 0)
-		return -1;
-	return 0;
+	rc = ck_store_commit_all(&p->st, list, n, errp);
+	for (k = 0, n = 0; rc == 0 && k < p->n_chosen; k++)
+		list[n++] = p->chosen[k].desc.digest;
+	if (rc == 0)
+		rc = ck_store_commit_all(&p->st, list, n, errp);
+	free(list);
+	if (rc == 0 && p->target_is_index)
+		rc = ck_store_commit(&p->st, p->target.digest, errp);
+	return rc;
 }
 
 static int
