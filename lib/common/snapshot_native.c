@@ -32,23 +32,41 @@ struct link_map {
 	int to_root;
 };
 
+/* Copies xattrs from the path src to the path dst without following a
+ * final symlink. */
 static int
-copy_xattrs_fd(int from, int to, struct ck_err **errp)
+copy_xattrs_path(const char *src, const char *dst, struct ck_err **errp)
 {
-	char src[64], dst[64], names[4096], value[65536];
-	ssize_t len;
+	char names[4096], value[65536];
+	ssize_t len = llistxattr(src, names, sizeof(names));
 	char *k;
 
-	snprintf(src, sizeof(src), "/proc/self/fd/%d", from);
-	snprintf(dst, sizeof(dst), "/proc/self/fd/%d", to);
-	len = listxattr(src, names, sizeof(names));
 	if (len < 0)
 		return errno == ENOTSUP ? 0 :
 			ck_err_set(errp, errno, "list xattrs");
 	for (k = names; k < names + len; k += strlen(k) + 1) {
-		ssize_t n = getxattr(src, k, value, sizeof(value));
+		ssize_t n = lgetxattr(src, k, value, sizeof(value));
 
-		if (n < 0 || setxattr(dst, k, value, (size_t)n, 0) < 0)
+		if (n < 0 || lsetxattr(dst, k, value, (size_t)n, 0) < 0)
+			return ck_err_set(errp, errno, "copy xattr '%s'", k);
+	}
+	return 0;
+}
+
+static int
+copy_xattrs_fd(int from, int to, struct ck_err **errp)
+{
+	char names[4096], value[65536];
+	ssize_t len = flistxattr(from, names, sizeof(names));
+	char *k;
+
+	if (len < 0)
+		return errno == ENOTSUP ? 0 :
+			ck_err_set(errp, errno, "list xattrs");
+	for (k = names; k < names + len; k += strlen(k) + 1) {
+		ssize_t n = fgetxattr(from, k, value, sizeof(value));
+
+		if (n < 0 || fsetxattr(to, k, value, (size_t)n, 0) < 0)
 			return ck_err_set(errp, errno, "copy xattr '%s'", k);
 	}
 	return 0;
@@ -87,22 +105,44 @@ copy_data(int from, int to, off_t size, struct ck_err **errp)
 	return 0;
 }
 
-/* Sets owner, mode, xattrs and times of the copy to, in that order,
- * because chown clears set-user-ID bits and security.capability. */
+/* Sets owner, mode, xattrs and times of the open copy to, in that
+ * order, because chown clears set-user-ID bits and security.capability. */
 static int
 copy_meta(int from, int to, const struct stat *st, struct ck_err **errp)
 {
 	struct timespec ts[2] = { st->st_atim, st->st_mtim };
-	char proc[64];
 
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", to);
-	if (fchownat(to, "", st->st_uid, st->st_gid, AT_EMPTY_PATH) < 0)
+	if (fchown(to, st->st_uid, st->st_gid) < 0)
 		return ck_err_set(errp, errno, "chown");
-	if (!S_ISLNK(st->st_mode) && chmod(proc, st->st_mode & 07777) < 0)
+	if (fchmod(to, st->st_mode & 07777) < 0)
 		return ck_err_set(errp, errno, "chmod");
 	if (copy_xattrs_fd(from, to, errp) < 0)
 		return -1;
-	if (utimensat(AT_FDCWD, proc, ts, 0) < 0)
+	if (futimens(to, ts) < 0)
+		return ck_err_set(errp, errno, "set times");
+	return 0;
+}
+
+/* Sets the metadata of name in to, a symlink or a device node, which
+ * are not opened. */
+static int
+copy_meta_at(int from, int to, const char *name, const struct stat *st,
+	     struct ck_err **errp)
+{
+	struct timespec ts[2] = { st->st_atim, st->st_mtim };
+	char src[4200], dst[4200];
+
+	if (fchownat(to, name, st->st_uid, st->st_gid,
+		     AT_SYMLINK_NOFOLLOW) < 0)
+		return ck_err_set(errp, errno, "chown");
+	if (!S_ISLNK(st->st_mode) &&
+	    fchmodat(to, name, st->st_mode & 07777, 0) < 0)
+		return ck_err_set(errp, errno, "chmod");
+	snprintf(src, sizeof(src), "/proc/self/fd/%d/%s", from, name);
+	snprintf(dst, sizeof(dst), "/proc/self/fd/%d/%s", to, name);
+	if (copy_xattrs_path(src, dst, errp) < 0)
+		return -1;
+	if (utimensat(to, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
 		return ck_err_set(errp, errno, "set times");
 	return 0;
 }
@@ -137,41 +177,66 @@ link_known(struct link_map *m, const struct stat *st, int to,
 	return 0;
 }
 
-/* Makes name in to as a copy of the entry name in from, except for the
- * metadata of a directory, which copy_dir sets after the contents. */
 static int
-make_copy(int from, int to, const char *name, const struct stat *st,
+copy_file(int from, int to, const char *name, const struct stat *st,
+	  struct ck_err **errp)
+{
+	int in = openat(from, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int out = openat(to, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+			 O_CLOEXEC, 0600);
+	int rc = in < 0 || out < 0 ? ck_err_set(errp, errno, "open") :
+		copy_data(in, out, st->st_size, errp);
+
+	if (rc == 0)
+		rc = copy_meta(in, out, st, errp);
+	if (in >= 0)
+		close(in);
+	if (out >= 0)
+		close(out);
+	return rc;
+}
+
+static int
+copy_subdir(struct link_map *m, int from, int to, const char *name,
+	    const char *path, const struct stat *st, struct ck_err **errp)
+{
+	int src, dst, rc;
+
+	if (mkdirat(to, name, 0700) < 0)
+		return ck_err_set(errp, errno, "mkdir");
+	src = openat(from, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		     O_CLOEXEC);
+	dst = openat(to, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		     O_CLOEXEC);
+	rc = src < 0 || dst < 0 ? ck_err_set(errp, errno, "open") :
+		copy_dir(m, src, dst, path, errp);
+	if (rc == 0)
+		rc = copy_meta(src, dst, st, errp);
+	if (src >= 0)
+		close(src);
+	if (dst >= 0)
+		close(dst);
+	return rc;
+}
+
+static int
+copy_node(int from, int to, const char *name, const struct stat *st,
 	  struct ck_err **errp)
 {
 	char target[4096];
 	ssize_t n;
-	int in, out, rc;
 
-	if (S_ISREG(st->st_mode)) {
-		in = openat(from, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-		out = openat(to, name, O_WRONLY | O_CREAT | O_EXCL |
-			     O_NOFOLLOW | O_CLOEXEC, 0600);
-		rc = in < 0 || out < 0 ? ck_err_set(errp, errno, "open") :
-			copy_data(in, out, st->st_size, errp);
-		if (in >= 0)
-			close(in);
-		if (out >= 0)
-			close(out);
-		return rc;
-	}
-	if (S_ISDIR(st->st_mode))
-		return mkdirat(to, name, 0700) < 0 ?
-			ck_err_set(errp, errno, "mkdir") : 0;
 	if (S_ISLNK(st->st_mode)) {
 		n = readlinkat(from, name, target, sizeof(target) - 1);
 		if (n < 0)
 			return ck_err_set(errp, errno, "readlink");
 		target[n] = '\0';
-		return symlinkat(target, to, name) < 0 ?
-			ck_err_set(errp, errno, "symlink") : 0;
+		if (symlinkat(target, to, name) < 0)
+			return ck_err_set(errp, errno, "symlink");
+	} else if (mknodat(to, name, st->st_mode & S_IFMT, st->st_rdev) < 0) {
+		return ck_err_set(errp, errno, "mknod");
 	}
-	return mknodat(to, name, st->st_mode & S_IFMT, st->st_rdev) < 0 ?
-		ck_err_set(errp, errno, "mknod") : 0;
+	return copy_meta_at(from, to, name, st, errp);
 }
 
 static int
@@ -179,7 +244,7 @@ copy_entry(struct link_map *m, int from, int to, const char *name,
 	   const char *path, struct ck_err **errp)
 {
 	struct stat st;
-	int linked, src, dst, rc;
+	int linked;
 
 	if (fstatat(from, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return ck_err_set(errp, errno, "stat");
@@ -187,23 +252,11 @@ copy_entry(struct link_map *m, int from, int to, const char *name,
 		return -1;
 	if (linked)
 		return 0;
-	if (make_copy(from, to, name, &st, errp) < 0)
-		return -1;
-	src = openat(from, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	dst = openat(to, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	if (src < 0 || dst < 0)
-		rc = ck_err_set(errp, errno, "open");
-	else if (S_ISDIR(st.st_mode))
-		rc = copy_dir(m, src, dst, path, errp);
-	else
-		rc = 0;
-	if (rc == 0)
-		rc = copy_meta(src, dst, &st, errp);
-	if (src >= 0)
-		close(src);
-	if (dst >= 0)
-		close(dst);
-	return rc;
+	if (S_ISREG(st.st_mode))
+		return copy_file(from, to, name, &st, errp);
+	if (S_ISDIR(st.st_mode))
+		return copy_subdir(m, from, to, name, path, &st, errp);
+	return copy_node(from, to, name, &st, errp);
 }
 
 static int
@@ -242,8 +295,8 @@ ck_native_copy(const char *from, const char *to, struct ck_err **errp)
 {
 	struct link_map m = { 0 };
 	struct stat st;
-	int src = open(from, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	int dst = open(to, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int src = open(from, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int dst = open(to, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	size_t i;
 	int rc;
 
