@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "spec.h"
 #include "util.h"
 
 void
@@ -131,4 +132,20 @@ ck_cli_flush_stdout(void)
 	fprintf(stderr, "%s: write to stdout: %s\n", ck_log_tool(),
 		strerror(errno));
 	return -1;
+}
+
+void
+ck_cli_spec_option(struct ck_spec_opts *o, int c, const char *arg,
+		   int fail_code)
+{
+	struct ck_err *err = NULL;
+
+	if (ck_spec_parse_option(o, c, arg, &err) == 0)
+		return;
+	if (err == NULL)
+		CK_BUG("unhandled option");
+	if (ck_err_code(err) == CK_E_INVALID)
+		ck_cli_misuse("%s", err->msg);
+	ck_err_print(ck_log_tool(), err);
+	exit(fail_code);
 }

@@ -25,6 +25,11 @@ _Noreturn void ck_cli_bad_option(int c, char **argv);
 /* Flushes stdout; reports a write error (a full disk, a closed pipe)
  * and returns -1, so that a tool can exit 1 instead of 0. */
 int ck_cli_flush_stdout(void);
+struct ck_spec_opts;
+/* Stores a spec option of cspec or crun-task run; a bad value exits 2,
+ * another failure (an unreadable --env-file) exits fail_code. */
+void ck_cli_spec_option(struct ck_spec_opts *o, int c, const char *arg,
+			int fail_code);
 /* Joins two getopt_long tables into a new one, to be freed. */
 struct option *ck_cli_join_options(const struct option *a,
 				   const struct option *b);

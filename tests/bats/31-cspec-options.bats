@@ -5,8 +5,7 @@
 
 load helpers
 load store
-
-SCHEMA=/usr/share/gocode/src/github.com/opencontainers/runtime-spec/schema/config-schema.json
+load spec
 
 setup() {
 	requires root overlay runc
@@ -18,18 +17,6 @@ setup() {
 
 teardown() {
 	ckit_teardown
-}
-
-# validate_spec FILE: check FILE against the OCI runtime spec JSON schema.
-validate_spec() {
-	python3 - "$SCHEMA" "$1" <<'PY'
-import json, sys, jsonschema, pathlib
-schema_path = pathlib.Path(sys.argv[1])
-schema = json.loads(schema_path.read_text())
-resolver = jsonschema.RefResolver(schema_path.resolve().as_uri(), schema)
-jsonschema.validate(json.loads(pathlib.Path(sys.argv[2]).read_text()),
-                    schema, resolver=resolver)
-PY
 }
 
 # spec_with OPTION...: write the spec for $IMG with the options to

@@ -71,8 +71,6 @@ static const struct option own_options[] = {
 static void
 parse_option(struct task_opts *o, int c)
 {
-	struct ck_err *err = NULL;
-
 	switch (c) {
 	case OPT_RM: o->rm = 1; return;
 	case 'd': o->detach = 1; return;
@@ -89,14 +87,7 @@ parse_option(struct task_opts *o, int c)
 	case OPT_EXEC_ID: o->exec_id = optarg; return;
 	case 'h': usage(); exit(ck_cli_flush_stdout() < 0);
 	}
-	if (ck_spec_parse_option(&o->spec, c, optarg, &err) == 0)
-		return;
-	if (err == NULL)
-		CK_BUG("unhandled option");
-	if (ck_err_code(err) == CK_E_INVALID)
-		ck_cli_misuse("%s", err->msg);
-	ck_err_print("crun-task", err);
-	exit(EXIT_TASK_FAILED);
+	ck_cli_spec_option(&o->spec, c, optarg, EXIT_TASK_FAILED);
 }
 
 static const char *const commands[] = {

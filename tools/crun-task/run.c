@@ -52,14 +52,20 @@ bundle_free(struct bundle *b)
 	memset(b, 0, sizeof(*b));
 }
 
+/* Opens the store and names the task's bundle; a spec built for the
+ * task gets the cgroup path and host name from its ID. */
 static int
-ctx_open(struct ctx *x, const struct task_opts *o, struct ck_err **errp)
+ctx_open(struct ctx *x, struct task_opts *o, struct ck_err **errp)
 {
 	memset(x, 0, sizeof(*x));
 	if (ck_container_id_check(o->id, errp) < 0 ||
 	    ck_store_open(&x->st, o->root, o->ns, errp) < 0)
 		return -1;
 	bundle_init(&x->b, x->st.ns, o->id);
+	o->spec.ns = x->st.ns;
+	o->spec.id = o->id;
+	if (o->spec.hostname == NULL)
+		o->spec.hostname = o->id;
 	return 0;
 }
 
@@ -384,10 +390,6 @@ task_run(struct task_opts *o, struct ck_err **errp)
 	hold_signals(&held);
 	if (ctx_open(&x, o, errp) < 0)
 		return -EXIT_TASK_FAILED;
-	o->spec.ns = x.st.ns;
-	o->spec.id = o->id;
-	if (o->spec.hostname == NULL)
-		o->spec.hostname = o->id;
 	have = get_container(o, &x, errp) == 0;
 	if (have && !ck_path_exists(x.b.dir)) {
 		bundled = 1;
@@ -424,10 +426,6 @@ task_create(struct task_opts *o, struct ck_err **errp)
 
 	if (ctx_open(&x, o, errp) < 0)
 		return -EXIT_TASK_FAILED;
-	o->spec.ns = x.st.ns;
-	o->spec.id = o->id;
-	if (o->spec.hostname == NULL)
-		o->spec.hostname = o->id;
 	have = get_container(o, &x, errp) == 0;
 	if (have && ck_path_exists(x.b.dir)) {
 		make_bundle(o, &x, errp);
@@ -539,7 +537,7 @@ force_stop(const struct task_opts *o, const struct bundle *b)
 }
 
 int
-task_delete(const struct task_opts *o, struct ck_err **errp)
+task_delete(struct task_opts *o, struct ck_err **errp)
 {
 	struct ctx x;
 	char *state = NULL;

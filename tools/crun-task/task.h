@@ -143,7 +143,7 @@ int read_status_file(const struct bundle *b, int *status);
 int task_run(struct task_opts *o, struct ck_err **errp);
 int task_create(struct task_opts *o, struct ck_err **errp);
 int task_start(struct task_opts *o, struct ck_err **errp);
-int task_delete(const struct task_opts *o, struct ck_err **errp);
+int task_delete(struct task_opts *o, struct ck_err **errp);
 
 /* cmds.c */
 /* A signal name ("TERM", "SIGTERM") or number; -1 when invalid. */

@@ -73,8 +73,6 @@ static const struct option own_options[] = {
 static void
 parse_option(struct options *o, int c)
 {
-	struct ck_err *err = NULL;
-
 	switch (c) {
 	case OPT_ID: o->spec.id = optarg; return;
 	case OPT_IMAGE: o->image = optarg; return;
@@ -87,14 +85,7 @@ parse_option(struct options *o, int c)
 	case OPT_SNAPSHOTTER: o->snapshotter = optarg; return;
 	case 'h': usage(); exit(ck_cli_flush_stdout() < 0);
 	}
-	if (ck_spec_parse_option(&o->spec, c, optarg, &err) == 0)
-		return;
-	if (err == NULL)
-		CK_BUG("unhandled option");
-	if (ck_err_code(err) == CK_E_INVALID)
-		ck_cli_misuse("%s", err->msg);
-	ck_err_print("cspec", err);
-	exit(1);
+	ck_cli_spec_option(&o->spec, c, optarg, 1);
 }
 
 static void
