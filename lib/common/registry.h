@@ -131,7 +131,7 @@ struct ck_blob_job {
 
 struct ck_fetch_opts {
 	int max_concurrent;	/* 0 takes CK_REGISTRY_CONCURRENCY */
-	int allow_nondistributable;	/* skip foreign layers the registry
+	int skip_nondistributable;	/* skip foreign layers the registry
 					 * does not have */
 	ck_registry_progress_fn progress;
 	void *progress_arg;

@@ -334,11 +334,11 @@ fetch_any(struct download *d, struct reg_conn *c, struct ck_err **errp)
 static int
 skip_nondistributable(struct download *d, struct ck_err **errp)
 {
-	if (!d->f->opts || !d->f->opts->allow_nondistributable)
+	if (!d->f->opts || !d->f->opts->skip_nondistributable)
 		return ck_err_wrap(errp, "non-distributable layer '%s' is "
 				   "not at the registry, only at the URLs in "
 				   "its descriptor; pass "
-				   "--allow-nondistributable to skip it",
+				   "--skip-nondistributable to skip it",
 				   d->x.digest);
 	ck_log(CK_LOG_WARNING, "skipping non-distributable layer '%s', "
 	       "which the registry does not have", d->x.digest);

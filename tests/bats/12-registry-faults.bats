@@ -250,13 +250,13 @@ assert_blob_file() {
 	run_tool 1 cpull "$FAULT/test/busybox:foreign"
 	assert_contains "$stderr" "non-distributable layer 'sha256:$(printf 'f%.0s' {1..64})'" \
 		"stderr"
-	assert_contains "$stderr" "--allow-nondistributable" "stderr"
+	assert_contains "$stderr" "--skip-nondistributable" "stderr"
 	assert_eq "$(store_blob_count)" 0 "blob count"
 }
 
-@test "cpull --allow-nondistributable skips the layer" {
+@test "cpull --skip-nondistributable skips the layer" {
 	fault_start foreign
-	run_tool 0 cpull --allow-nondistributable "$FAULT/test/busybox:foreign"
+	run_tool 0 cpull --skip-nondistributable "$FAULT/test/busybox:foreign"
 	assert_contains "$stderr" "warning: skipping non-distributable layer" "stderr"
 	assert_eq "$(store_blob_count)" 3 "blob count"
 	assert_file_not_exists "$CKIT_ROOT/content/blobs/sha256/$(printf 'f%.0s' {1..64})" \

@@ -25,7 +25,7 @@ enum {
 	OPT_USER,
 	OPT_HOSTS_DIR,
 	OPT_MAX_CONCURRENT,
-	OPT_ALLOW_NONDIST,
+	OPT_SKIP_NONDIST,
 };
 
 #define MAX_CONCURRENT_LIMIT 32
@@ -39,7 +39,7 @@ struct options {
 };
 
 static const char usage_text[] =
-"usage: cpull [-qv] [--all-platforms] [--allow-nondistributable] [--json]\n"
+"usage: cpull [-qv] [--all-platforms] [--skip-nondistributable] [--json]\n"
 "             [--plain-http] [--hosts-dir <dir>]\n"
 "             [--max-concurrent-downloads <n>] [--platform <platform>]...\n"
 "             [--root <dir>] [--user <user>[:<password>]] [-n <namespace>]\n"
@@ -50,7 +50,7 @@ static const char usage_text[] =
 "  -q, --quiet             print only errors on stderr\n"
 "  -v, --verbose           print each step on stderr; twice for debug\n"
 "      --all-platforms     pull every manifest of an index\n"
-"      --allow-nondistributable\n"
+"      --skip-nondistributable\n"
 "                          skip non-distributable layers that the registry\n"
 "                          does not have, instead of failing\n"
 "      --json              print one JSON object instead of NAME@DIGEST\n"
@@ -137,8 +137,8 @@ parse_options(int argc, char **argv, struct options *o)
 		{ "plain-http", no_argument, NULL, OPT_PLAIN_HTTP },
 		{ "platform", required_argument, NULL, OPT_PLATFORM },
 		{ "all-platforms", no_argument, NULL, OPT_ALL_PLATFORMS },
-		{ "allow-nondistributable", no_argument, NULL,
-		  OPT_ALLOW_NONDIST },
+		{ "skip-nondistributable", no_argument, NULL,
+		  OPT_SKIP_NONDIST },
 		{ "hosts-dir", required_argument, NULL, OPT_HOSTS_DIR },
 		{ "max-concurrent-downloads", required_argument, NULL,
 		  OPT_MAX_CONCURRENT },
@@ -176,8 +176,8 @@ parse_options(int argc, char **argv, struct options *o)
 		case OPT_ALL_PLATFORMS:
 			o->pull.all_platforms = 1;
 			break;
-		case OPT_ALLOW_NONDIST:
-			o->pull.allow_nondistributable = 1;
+		case OPT_SKIP_NONDIST:
+			o->pull.skip_nondistributable = 1;
 			break;
 		case OPT_HOSTS_DIR:
 			o->pull.hosts_dir = optarg;

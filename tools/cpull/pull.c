@@ -638,7 +638,7 @@ fetch_blobs(struct pull *p, struct ck_err **errp)
 	struct fetch_list fl = { 0 };
 	struct ck_fetch_opts fo = {
 		.max_concurrent = p->opts->max_concurrent,
-		.allow_nondistributable = p->opts->allow_nondistributable,
+		.skip_nondistributable = p->opts->skip_nondistributable,
 	};
 	struct progress *pg;
 	size_t i;

@@ -28,7 +28,7 @@ struct pull_opts {
 	const char *hosts_dir;	/* NULL: see hosts.h */
 	const struct ck_creds *creds;	/* --user, or NULL */
 	int max_concurrent;	/* parallel downloads; 0 takes the default */
-	int allow_nondistributable;	/* skip foreign layers the registry
+	int skip_nondistributable;	/* skip foreign layers the registry
 					 * does not have */
 };
 
