@@ -1,14 +1,30 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Container records, written atomically under the namespace lock. */
+/*
+ * Container records, spec files and the journal that makes creating and
+ * deleting a container safe against kills. Every file here is written
+ * atomically under the namespace lock. A spec file or a container
+ * snapshot always has a record or a journal entry naming it, so nothing
+ * is left without an owner that the next change can find.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
-
-#include <jansson.h>
 
 #include "container.h"
 #include "util.h"
+
+/* containerd's limit on a label's key and value together. */
+#define LABEL_MAX 4096
 
 int
 ck_container_id_check(const char *id, struct ck_err **errp)
@@ -34,10 +50,93 @@ bad:
 			   "or digit", id);
 }
 
+static int
+has_control_char(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 1;
+	return 0;
+}
+
+int
+ck_container_label_check(const char *key, const char *value,
+			 struct ck_err **errp)
+{
+	json_t *utf8;
+
+	if (*key == '\0')
+		return ck_err_setc(errp, CK_E_INVALID, 0, "invalid label "
+				   "'=%s': the key is empty", value);
+	if (strlen(key) + strlen(value) > LABEL_MAX)
+		return ck_err_setc(errp, CK_E_INVALID, 0, "invalid label "
+				   "'%.40s...': key and value exceed %d bytes",
+				   key, LABEL_MAX);
+	if (has_control_char(key) || has_control_char(value))
+		return ck_err_setc(errp, CK_E_INVALID, 0, "invalid label "
+				   "'%s': control characters are not allowed",
+				   key);
+	utf8 = json_pack("{s:s}", key, value);
+	if (utf8 == NULL)
+		return ck_err_setc(errp, CK_E_INVALID, 0, "invalid label "
+				   "'%s': not valid UTF-8", key);
+	json_decref(utf8);
+	return 0;
+}
+
+static char *
+containers_dir(const struct ck_store *st)
+{
+	return ck_asprintf("%s/containers", st->ns_dir);
+}
+
 static char *
 record_path(const struct ck_store *st, const char *id)
 {
 	return ck_asprintf("%s/containers/%s.json", st->ns_dir, id);
+}
+
+char *
+ck_container_spec_path(const struct ck_store *st, const char *id)
+{
+	return ck_asprintf("%s/containers/specs/%s.json", st->ns_dir, id);
+}
+
+static char *
+journal_dir(const struct ck_store *st)
+{
+	return ck_asprintf("%s/containers/journal", st->ns_dir);
+}
+
+static char *
+journal_path(const struct ck_store *st, const char *id)
+{
+	return ck_asprintf("%s/containers/journal/%s.json", st->ns_dir, id);
+}
+
+static int
+make_dirs(const struct ck_store *st, struct ck_err **errp)
+{
+	char *specs = ck_asprintf("%s/containers/specs", st->ns_dir);
+	char *journal = journal_dir(st);
+	int rc;
+
+	rc = ck_mkdir_p(specs, 0700, errp);
+	if (rc == 0)
+		rc = ck_mkdir_p(journal, 0700, errp);
+	free(journal);
+	free(specs);
+	return rc;
+}
+
+int
+ck_container_lock(const struct ck_store *st, struct ck_err **errp)
+{
+	char *path = ck_asprintf("%s/lock", st->ns_dir);
+	int fd = ck_lock(path, 0, errp);
+
+	free(path);
+	return fd;
 }
 
 static void
@@ -47,45 +146,29 @@ set_str(json_t *j, const char *key, const char *value)
 		json_object_set_new(j, key, json_string(value));
 }
 
-int
-ck_container_create(const struct ck_store *st, const struct ck_container *c,
-		    struct ck_err **errp)
+static const char *
+kind_name(enum ck_snap_kind kind)
 {
-	char *dir = ck_asprintf("%s/containers", st->ns_dir);
-	char *lockp = ck_asprintf("%s/lock", st->ns_dir);
-	char *path = record_path(st, c->id);
-	json_t *j = json_object();
-	char *text = NULL;
-	int lock = -1, rc = -1;
+	return kind == CK_SNAP_VIEW ? "view" : "active";
+}
 
-	if (ck_container_id_check(c->id, errp) < 0 ||
-	    ck_mkdir_p(dir, 0711, errp) < 0)
-		goto out;
-	lock = ck_lock(lockp, 0, errp);
-	if (lock < 0)
-		goto out;
-	if (ck_path_exists(path)) {
-		ck_err_setc(errp, CK_E_EXISTS, 0, "container '%s' already "
-			    "exists in namespace '%s'; remove it with "
-			    "'crun-task delete %s'", c->id, st->ns, c->id);
-		goto out;
-	}
+json_t *
+ck_container_to_json(const struct ck_container *c)
+{
+	json_t *j = json_object();
+
 	set_str(j, "id", c->id);
 	set_str(j, "image", c->image);
+	set_str(j, "manifest_digest", c->manifest_digest);
 	set_str(j, "snapshotter", c->snapshotter);
 	set_str(j, "snapshot_key", c->snapshot_key);
+	if (c->snapshot_kind != 0)
+		set_str(j, "snapshot_kind", kind_name(c->snapshot_kind));
 	set_str(j, "runtime", c->runtime);
+	if (c->labels != NULL)
+		json_object_set_new(j, "labels", json_deep_copy(c->labels));
 	set_str(j, "created", c->created);
-	text = json_dumps(j, JSON_COMPACT);
-	rc = ck_write_file_atomic(path, text, strlen(text), 0644, errp);
-out:
-	ck_unlock(lock);
-	json_decref(j);
-	free(text);
-	free(path);
-	free(lockp);
-	free(dir);
-	return rc;
+	return j;
 }
 
 static char *
@@ -96,18 +179,61 @@ get_str(json_t *j, const char *key)
 	return s ? ck_xstrdup(s) : NULL;
 }
 
-int
-ck_container_get(const struct ck_store *st, const char *id,
-		 struct ck_container *c, struct ck_err **errp)
+static int
+labels_from_json(json_t *labels, struct ck_container *c)
 {
-	char *path;
+	const char *key;
+	json_t *value;
+
+	if (labels == NULL)
+		return 0;
+	if (!json_is_object(labels))
+		return -1;
+	json_object_foreach(labels, key, value)
+		if (!json_is_string(value))
+			return -1;
+	c->labels = json_deep_copy(labels);
+	return 0;
+}
+
+/* Fills c from a record object; fails when a field has the wrong type. */
+static int
+container_from_json(json_t *j, struct ck_container *c)
+{
+	const char *kind = json_string_value(json_object_get(j,
+							     "snapshot_kind"));
+
+	memset(c, 0, sizeof(*c));
+	if (!json_is_object(j))
+		return -1;
+	c->id = get_str(j, "id");
+	c->image = get_str(j, "image");
+	c->manifest_digest = get_str(j, "manifest_digest");
+	c->snapshotter = get_str(j, "snapshotter");
+	c->snapshot_key = get_str(j, "snapshot_key");
+	c->runtime = get_str(j, "runtime");
+	c->created = get_str(j, "created");
+	if (kind == NULL || strcmp(kind, "active") == 0)
+		c->snapshot_kind = CK_SNAP_ACTIVE;
+	else if (strcmp(kind, "view") == 0)
+		c->snapshot_kind = CK_SNAP_VIEW;
+	if (c->id == NULL || c->snapshot_kind == 0 ||
+	    labels_from_json(json_object_get(j, "labels"), c) < 0) {
+		ck_container_free(c);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+read_record(const struct ck_store *st, const char *id,
+	    struct ck_container *c, struct ck_err **errp)
+{
+	char *path = record_path(st, id);
 	json_error_t jerr;
 	json_t *j;
 
 	memset(c, 0, sizeof(*c));
-	if (ck_container_id_check(id, errp) < 0)
-		return -1;
-	path = record_path(st, id);
 	j = json_load_file(path, 0, &jerr);
 	if (j == NULL) {
 		if (access(path, F_OK) < 0)
@@ -120,26 +246,300 @@ ck_container_get(const struct ck_store *st, const char *id,
 		return -1;
 	}
 	free(path);
-	c->id = get_str(j, "id");
-	c->image = get_str(j, "image");
-	c->snapshotter = get_str(j, "snapshotter");
-	c->snapshot_key = get_str(j, "snapshot_key");
-	c->runtime = get_str(j, "runtime");
-	c->created = get_str(j, "created");
+	if (container_from_json(j, c) < 0) {
+		json_decref(j);
+		return ck_err_setc(errp, CK_E_INVALID, 0, "container record "
+				   "'%s' is invalid", id);
+	}
 	json_decref(j);
-	if (c->id == NULL || strcmp(c->id, id) != 0) {
+	if (strcmp(c->id, id) != 0) {
+		ck_err_set(errp, 0, "container record '%s' names another ID, "
+			   "'%s'", id, c->id);
 		ck_container_free(c);
-		return ck_err_set(errp, 0, "container record '%s' is invalid",
-				  id);
+		return -1;
 	}
 	return 0;
+}
+
+static int
+write_json(const char *path, json_t *j, size_t flags, mode_t mode,
+	   struct ck_err **errp)
+{
+	char *text = json_dumps(j, flags);
+	int rc;
+
+	if (text == NULL)
+		return ck_err_set(errp, 0, "encode '%s' as JSON", path);
+	rc = ck_write_file_atomic(path, text, strlen(text), mode, errp);
+	free(text);
+	return rc;
+}
+
+static int
+write_record(const struct ck_store *st, const struct ck_container *c,
+	     struct ck_err **errp)
+{
+	char *path = record_path(st, c->id);
+	json_t *j = ck_container_to_json(c);
+	int rc = write_json(path, j, JSON_COMPACT, 0644, errp);
+
+	json_decref(j);
+	free(path);
+	return rc;
+}
+
+/* Unlinks path, which may be missing, and syncs its directory so that
+ * the removal survives a crash before the next step. */
+static int
+unlink_synced(const char *path, struct ck_err **errp)
+{
+	char *dir;
+	int rc;
+
+	if (unlink(path) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return ck_err_set(errp, errno, "remove '%s'", path);
+	}
+	dir = ck_xstrdup(path);
+	*strrchr(dir, '/') = '\0';
+	rc = ck_fsync_dir(dir, errp);
+	free(dir);
+	return rc;
+}
+
+/* ---- journal ---- */
+
+enum journal_op { JOURNAL_CREATE, JOURNAL_DELETE };
+
+static int
+journal_write(const struct ck_store *st, enum journal_op op,
+	      const struct ck_container *c, int keep_snapshot,
+	      struct ck_err **errp)
+{
+	char *path = journal_path(st, c->id);
+	json_t *j;
+	int rc;
+
+	j = json_pack("{s:s, s:b, s:o}", "op", op == JOURNAL_CREATE ?
+		      "create" : "delete", "keep_snapshot", keep_snapshot,
+		      "record", ck_container_to_json(c));
+	rc = write_json(path, j, JSON_COMPACT, 0600, errp);
+	json_decref(j);
+	free(path);
+	return rc;
+}
+
+/*
+ * Removes the container's snapshot (unless keep_snapshot) and spec file;
+ * either may be missing. A snapshot of another kind under the key was
+ * not made for this container and stays.
+ * NOTE: a create may be killed before its snapshot step. A snapshot of
+ * the same key and kind that another tool makes before the recovery is
+ * then removed too, because snapshot records name no owner.
+ */
+static int
+drop_pieces(const struct ck_store *st, const struct ck_container *c,
+	    int keep_snapshot, struct ck_err **errp)
+{
+	struct ck_snapshotter sn;
+	struct ck_snapshot s;
+	char *spec;
+	int rc = 0;
+
+	if (!keep_snapshot && c->snapshot_key != NULL) {
+		if (ck_sn_open(&sn, st, c->snapshotter, errp) < 0)
+			return -1;
+		if (ck_sn_stat(&sn, c->snapshot_key, &s, NULL) == 0) {
+			if (s.kind == c->snapshot_kind)
+				rc = ck_sn_remove(&sn, c->snapshot_key, errp);
+			ck_snapshot_free(&s);
+		}
+		ck_sn_close(&sn);
+		if (rc < 0)
+			return ck_err_wrap(errp, "remove snapshot of container "
+					   "'%s'", c->id);
+	}
+	spec = ck_container_spec_path(st, c->id);
+	rc = unlink_synced(spec, errp);
+	free(spec);
+	return rc;
+}
+
+/* The operation of id's journal entry, or -1 when there is none. */
+static int
+journal_op(const struct ck_store *st, const char *id)
+{
+	char *path = journal_path(st, id);
+	json_t *j = json_load_file(path, 0, NULL);
+	const char *op = json_string_value(json_object_get(j, "op"));
+	int rc = -1;
+
+	if (op != NULL)
+		rc = strcmp(op, "create") == 0 ? JOURNAL_CREATE :
+			JOURNAL_DELETE;
+	json_decref(j);
+	free(path);
+	return rc;
+}
+
+/*
+ * Finishes or undoes the change that the journal entry of id describes.
+ * The caller holds the namespace lock, which the writer of the entry held
+ * until it removed the entry, so that writer is gone. A create without
+ * its record is undone, and a delete whose record is gone is finished.
+ * An entry whose record is still there is only dropped, because that
+ * create finished or that delete had not yet begun.
+ */
+static int
+journal_recover(const struct ck_store *st, const char *id,
+		struct ck_err **errp)
+{
+	char *path = journal_path(st, id), *rec_path = record_path(st, id);
+	struct ck_container c;
+	json_error_t jerr;
+	json_t *j;
+	int rc = 0;
+
+	j = json_load_file(path, 0, &jerr);
+	if (j == NULL) {
+		if (access(path, F_OK) == 0)
+			rc = ck_err_set(errp, 0, "read '%s': %d:%d: %s", path,
+					jerr.line, jerr.column, jerr.text);
+		goto out;
+	}
+	if (container_from_json(json_object_get(j, "record"), &c) < 0) {
+		rc = ck_err_set(errp, 0, "journal entry '%s' is invalid",
+				path);
+		goto out;
+	}
+	if (strcmp(c.id, id) != 0) {
+		rc = ck_err_set(errp, 0, "journal entry '%s' names another "
+				"container, '%s'", path, c.id);
+		ck_container_free(&c);
+		goto out;
+	}
+	if (!ck_path_exists(rec_path)) {
+		ck_log(CK_LOG_INFO, "finishing the interrupted %s of "
+		       "container '%s'", journal_op(st, id) == JOURNAL_CREATE ?
+		       "create" : "delete", id);
+		rc = drop_pieces(st, &c, json_is_true(json_object_get(
+				 j, "keep_snapshot")), errp);
+	}
+	if (rc == 0)
+		rc = unlink_synced(path, errp);
+	ck_container_free(&c);
+out:
+	json_decref(j);
+	free(rec_path);
+	free(path);
+	return rc;
+}
+
+/*
+ * Removes the temporary files that ck_write_file_atomic left in dir when
+ * killed. Only writers under the namespace lock leave them, except for
+ * crun-task's <id>.spec.json files, whose temporary files are kept.
+ */
+static void
+remove_temp_files(const char *dir)
+{
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	while (d && (de = readdir(d)) != NULL)
+		if (strstr(de->d_name, ".json.tmp-") != NULL &&
+		    strstr(de->d_name, ".spec.json.tmp-") == NULL)
+			unlinkat(dirfd(d), de->d_name, 0);
+	if (d)
+		closedir(d);
+}
+
+/* Recovers every journal entry of the namespace under the namespace lock,
+ * which the caller holds. An entry that cannot be recovered is logged and
+ * stops neither the others nor the caller's own change. */
+static void
+journal_recover_all(const struct ck_store *st)
+{
+	char *dir = journal_dir(st), *sub;
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	while (d && (de = readdir(d)) != NULL) {
+		struct ck_err *err = NULL;
+		char *id;
+
+		if (!ck_has_suffix(de->d_name, ".json"))
+			continue;
+		id = ck_xstrndup(de->d_name, strlen(de->d_name) - 5);
+		if (ck_container_id_check(id, NULL) == 0 &&
+		    journal_recover(st, id, &err) < 0) {
+			ck_log(CK_LOG_WARNING, "%s%s%s", err->msg,
+			       err->errnum ? ": " : "",
+			       err->errnum ? strerror(err->errnum) : "");
+			ck_err_free(&err);
+		}
+		free(id);
+	}
+	if (d)
+		closedir(d);
+	remove_temp_files(dir);
+	sub = containers_dir(st);
+	remove_temp_files(sub);
+	free(sub);
+	sub = ck_asprintf("%s/containers/specs", st->ns_dir);
+	remove_temp_files(sub);
+	free(sub);
+	free(dir);
+}
+
+/* ---- records alone, as crun-task uses them ---- */
+
+int
+ck_container_create(const struct ck_store *st, const struct ck_container *c,
+		    struct ck_err **errp)
+{
+	char *path = record_path(st, c->id);
+	char *journal = journal_path(st, c->id);
+	int lock = -1, rc = -1;
+
+	if (ck_container_id_check(c->id, errp) < 0 ||
+	    make_dirs(st, errp) < 0)
+		goto out;
+	lock = ck_container_lock(st, errp);
+	if (lock < 0)
+		goto out;
+	if (ck_path_exists(journal) && journal_recover(st, c->id, errp) < 0)
+		goto out;
+	if (ck_path_exists(path)) {
+		ck_err_setc(errp, CK_E_EXISTS, 0, "container '%s' already "
+			    "exists in namespace '%s'; remove it with "
+			    "'crun-task delete %s'", c->id, st->ns, c->id);
+		goto out;
+	}
+	rc = write_record(st, c, errp);
+out:
+	ck_unlock(lock);
+	free(journal);
+	free(path);
+	return rc;
+}
+
+int
+ck_container_get(const struct ck_store *st, const char *id,
+		 struct ck_container *c, struct ck_err **errp)
+{
+	memset(c, 0, sizeof(*c));
+	if (ck_container_id_check(id, errp) < 0)
+		return -1;
+	return read_record(st, id, c, errp);
 }
 
 int
 ck_container_remove(const struct ck_store *st, const char *id,
 		    struct ck_err **errp)
 {
-	char *path;
+	char *path, *spec;
 	int rc = 0;
 
 	if (ck_container_id_check(id, errp) < 0)
@@ -147,6 +547,10 @@ ck_container_remove(const struct ck_store *st, const char *id,
 	path = record_path(st, id);
 	if (unlink(path) < 0 && errno != ENOENT)
 		rc = ck_err_set(errp, errno, "remove '%s'", path);
+	spec = ck_container_spec_path(st, id);
+	if (rc == 0 && unlink(spec) < 0 && errno != ENOENT)
+		rc = ck_err_set(errp, errno, "remove '%s'", spec);
+	free(spec);
 	free(path);
 	return rc;
 }
@@ -156,9 +560,517 @@ ck_container_free(struct ck_container *c)
 {
 	free(c->id);
 	free(c->image);
+	free(c->manifest_digest);
 	free(c->snapshotter);
 	free(c->snapshot_key);
 	free(c->runtime);
+	json_decref(c->labels);
 	free(c->created);
 	memset(c, 0, sizeof(*c));
+}
+
+/* ---- whole containers ---- */
+
+/* Checks, under the namespace lock, that neither the ID nor the snapshot
+ * key is taken. */
+static int
+check_free(const struct ck_store *st, const struct ck_snapshotter *sn,
+	   const struct ck_container *c, struct ck_err **errp)
+{
+	struct ck_snapshot s;
+	char *path = record_path(st, c->id);
+	int taken = ck_path_exists(path);
+
+	free(path);
+	if (taken)
+		return ck_err_setc(errp, CK_E_EXISTS, 0, "container '%s' "
+				   "already exists in namespace '%s'", c->id,
+				   st->ns);
+	if (ck_sn_stat(sn, c->snapshot_key, &s, NULL) == 0) {
+		ck_snapshot_free(&s);
+		return ck_err_setc(errp, CK_E_EXISTS, 0, "snapshot '%s' "
+				   "already exists", c->snapshot_key);
+	}
+	return 0;
+}
+
+static int
+write_spec(const struct ck_store *st, const char *id, json_t *spec,
+	   struct ck_err **errp)
+{
+	char *path = ck_container_spec_path(st, id);
+	int rc = write_json(path, spec, JSON_INDENT(1), 0600, errp);
+
+	free(path);
+	return rc;
+}
+
+/* Undoes a ck_container_new that failed after writing its journal entry;
+ * when that fails too, the entry stays for the next recovery. */
+static void
+undo_new(const struct ck_store *st, const struct ck_container *c,
+	 int snapshot_made)
+{
+	char *journal = journal_path(st, c->id);
+
+	if (drop_pieces(st, c, !snapshot_made, NULL) == 0)
+		unlink_synced(journal, NULL);
+	free(journal);
+}
+
+int
+ck_container_new(const struct ck_store *st, const struct ck_snapshotter *sn,
+		 const struct ck_container *c, const char *parent,
+		 json_t *spec, struct ck_err **errp)
+{
+	struct ck_container rec = *c;
+	char *journal = journal_path(st, c->id);
+	int lock = -1, rc = -1, made = 0;
+
+	rec.snapshotter = sn->name;
+	if (rec.snapshot_kind == 0)
+		rec.snapshot_kind = CK_SNAP_ACTIVE;
+	if (ck_container_id_check(c->id, errp) < 0 ||
+	    make_dirs(st, errp) < 0)
+		goto out;
+	lock = ck_container_lock(st, errp);
+	if (lock < 0)
+		goto out;
+	journal_recover_all(st);
+	if (check_free(st, sn, &rec, errp) < 0 ||
+	    journal_write(st, JOURNAL_CREATE, &rec, 0, errp) < 0)
+		goto out;
+	rc = write_spec(st, rec.id, spec, errp);
+	if (rc == 0)
+		rc = ck_sn_prepare(sn, rec.snapshot_key, parent,
+				   rec.snapshot_kind, NULL, errp);
+	made = rc == 0;
+	if (rc == 0)
+		rc = write_record(st, &rec, errp);
+	/* Once the record is written the container is whole; an entry
+	 * left beside it is dropped by the next recovery. */
+	if (rc == 0)
+		unlink_synced(journal, NULL);
+	else
+		undo_new(st, &rec, made);
+out:
+	ck_unlock(lock);
+	free(journal);
+	return rc;
+}
+
+/* ---- tasks ---- */
+
+static char *
+task_dir(const struct ck_store *st, const char *id)
+{
+	return ck_asprintf("%s/%s/%s", ck_state_dir(), st->ns, id);
+}
+
+/* Runs argv with stdin and stderr on /dev/null and returns its exit
+ * status, or -1 when it did not run. Its stdout, at most 64 KiB, is
+ * stored in *out. */
+static int
+run_capture(char *const argv[], char **out)
+{
+	struct ck_buf buf = { 0 };
+	char chunk[4096];
+	int pipefd[2], status, null;
+	ssize_t n;
+	pid_t pid;
+
+	*out = NULL;
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		sigset_t none;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		null = open("/dev/null", O_RDWR | O_CLOEXEC);
+		dup2(null, STDIN_FILENO);
+		dup2(pipefd[1], STDOUT_FILENO);
+		dup2(null, STDERR_FILENO);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	while (pid > 0 && (n = read(pipefd[0], chunk, sizeof(chunk))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || buf.len + (size_t)n > 65536)
+			break;
+		ck_buf_add(&buf, chunk, (size_t)n);
+	}
+	close(pipefd[0]);
+	/* NOTE: a caller that reaps with waitpid(-1) at the same time can
+	 * take this status, and then the runtime's output is ignored. */
+	while (pid > 0 && waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR) {
+			pid = -1;
+			break;
+		}
+	if (pid < 0) {
+		ck_buf_free(&buf);
+		return -1;
+	}
+	*out = buf.data ? buf.data : ck_xstrdup("");
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* The task's status as the runtime reports it, or NULL. */
+static char *
+runtime_status(const struct ck_store *st, const char *runtime,
+	       const char *id)
+{
+	char *root = ck_asprintf("%s/runc/%s", ck_state_dir(), st->ns);
+	char *argv[] = { (char *)runtime, "--root", root, "state",
+			 (char *)id, NULL };
+	char *out, *status = NULL;
+	json_t *j;
+
+	if (run_capture(argv, &out) == 0) {
+		j = json_loads(out, 0, NULL);
+		if (json_string_value(json_object_get(j, "status")))
+			status = ck_xstrdup(json_string_value(
+				json_object_get(j, "status")));
+		json_decref(j);
+	}
+	free(out);
+	free(root);
+	return status;
+}
+
+/* Reads the state and start time (seconds since the epoch) of pid from
+ * /proc; fails when it is gone. */
+static int
+proc_stat(pid_t pid, char *state, long long *start)
+{
+	char path[64], *data = NULL, *p;
+	unsigned long long ticks;
+	long long btime = -1;
+	int i, rc = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (ck_read_file(path, 4096, &data, NULL, NULL) < 0)
+		return -1;
+	/* The command name (field 2) is in parentheses and may hold
+	 * spaces. After it come the state (field 3) and, as field 22, the
+	 * start time in clock ticks since boot. */
+	p = strrchr(data, ')');
+	if (p != NULL && sscanf(p + 2, "%c", state) == 1) {
+		/* Each step moves p to the space before field i + 1. */
+		for (i = 2; i < 22 && p != NULL; i++)
+			p = strchr(p + 1, ' ');
+		if (p != NULL && sscanf(p + 1, "%llu", &ticks) == 1)
+			rc = 0;
+	}
+	free(data);
+	if (rc == 0 && ck_read_file("/proc/stat", 1 << 20, &data, NULL,
+				    NULL) == 0) {
+		p = strstr(data, "\nbtime ");
+		if (p != NULL)
+			btime = atoll(p + 7);
+		free(data);
+	}
+	if (rc < 0 || btime < 0)
+		return -1;
+	*start = btime + (long long)(ticks / (unsigned long long)
+				     sysconf(_SC_CLK_TCK));
+	return 0;
+}
+
+/* The pid that init.pid names, when that process lives and is the one
+ * the runtime started; 0 otherwise. */
+static pid_t
+live_init_pid(const struct ck_store *st, const char *id)
+{
+	char *path = ck_asprintf("%s/%s/%s/init.pid", ck_state_dir(), st->ns,
+				 id);
+	char *data = NULL, state;
+	long long start;
+	struct stat sb;
+	pid_t pid = 0;
+
+	if (stat(path, &sb) == 0 &&
+	    ck_read_file(path, 64, &data, NULL, NULL) == 0)
+		pid = (pid_t)atoi(data);
+	free(data);
+	free(path);
+	if (pid <= 0 || (kill(pid, 0) < 0 && errno == ESRCH))
+		return 0;
+	if (proc_stat(pid, &state, &start) < 0 || state == 'Z' ||
+	    state == 'X')
+		return 0;
+	/* A process that started after init.pid was written has reused
+	 * the pid; btime has whole seconds, hence the second of slack. */
+	if (start > (long long)sb.st_mtim.tv_sec + 1)
+		return 0;
+	return pid;
+}
+
+/* See ck_container_task_running. The runtime's status wins over a stale
+ * init.pid, and a live init counts when the runtime reports no status. */
+static int
+task_running(const struct ck_store *st, const char *id, const char *runtime)
+{
+	char *dir = task_dir(st, id), *status;
+	int running = 0;
+
+	if (ck_path_exists(dir)) {
+		status = runtime_status(st, runtime ? runtime : "runc", id);
+		if (status != NULL)
+			running = strcmp(status, "stopped") != 0;
+		else
+			running = live_init_pid(st, id) != 0;
+		free(status);
+	}
+	free(dir);
+	return running;
+}
+
+int
+ck_container_task_running(const struct ck_store *st, const char *id)
+{
+	struct ck_container c;
+	int running;
+
+	if (ck_container_id_check(id, NULL) < 0)
+		return 0;
+	if (read_record(st, id, &c, NULL) < 0)
+		return task_running(st, id, NULL);
+	running = task_running(st, id, c.runtime);
+	ck_container_free(&c);
+	return running;
+}
+
+/* Whether a process holds the lock file at path (a crun-task shim). */
+static int
+lock_held(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int held;
+
+	if (fd < 0)
+		return 0;
+	held = flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+	close(fd);
+	return held;
+}
+
+/*
+ * Removes the state that a stopped task left in $CKIT_STATE/<ns>/<id>
+ * (a crun-task killed before its cleanup): the runtime's record of it,
+ * the root filesystem mount and the directory. The directory is removed
+ * only once rootfs is no mount point, or the removal would reach into
+ * the container's snapshot.
+ */
+static int
+remove_task_state(const struct ck_store *st, const struct ck_container *c,
+		  struct ck_err **errp)
+{
+	char *dir = task_dir(st, c->id);
+	char *rootfs = ck_asprintf("%s/rootfs", dir);
+	char *shim = ck_asprintf("%s/shim.lock", dir);
+	char *root = ck_asprintf("%s/runc/%s", ck_state_dir(), st->ns);
+	char *argv[] = { c->runtime ? c->runtime : "runc", "--root", root,
+			 "delete", "--force", c->id, NULL };
+	struct statx stx;
+	char *out;
+	int rc = 0;
+
+	if (!ck_path_exists(dir))
+		goto out;
+	if (lock_held(shim)) {
+		rc = ck_err_setc(errp, CK_E_BUSY, 0, "container '%s' has a "
+				 "stopped task that crun-task still holds; "
+				 "delete the task with 'crun-task delete %s' "
+				 "first", c->id, c->id);
+		goto out;
+	}
+	run_capture(argv, &out);
+	free(out);
+	while (umount2(rootfs, MNT_DETACH) == 0)
+		;
+	if (statx(AT_FDCWD, rootfs, AT_SYMLINK_NOFOLLOW, 0, &stx) == 0 &&
+	    (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT))
+		rc = ck_err_set(errp, 0, "'%s' is still a mount point", rootfs);
+	else
+		rc = ck_rm_rf(dir, errp);
+out:
+	free(root);
+	free(shim);
+	free(rootfs);
+	free(dir);
+	return rc;
+}
+
+int
+ck_container_delete(const struct ck_store *st, const char *id,
+		    int keep_snapshot, struct ck_err **errp)
+{
+	struct ck_container c = { 0 };
+	char *path = record_path(st, id), *journal = journal_path(st, id);
+	int lock = -1, rc = -1, interrupted;
+
+	if (ck_container_id_check(id, errp) < 0 || make_dirs(st, errp) < 0)
+		goto out;
+	lock = ck_container_lock(st, errp);
+	if (lock < 0)
+		goto out;
+	/* A delete of this ID that was killed after its point of no
+	 * return counts as done once the recovery has finished it. */
+	interrupted = journal_op(st, id) == JOURNAL_DELETE &&
+		!ck_path_exists(path);
+	journal_recover_all(st);
+	if (interrupted && !ck_path_exists(journal) && !ck_path_exists(path)) {
+		rc = 0;
+		goto out;
+	}
+	if (read_record(st, id, &c, errp) < 0)
+		goto out;
+	if (task_running(st, id, c.runtime)) {
+		ck_err_setc(errp, CK_E_BUSY, 0, "container '%s' has a running "
+			    "task; stop the task first", id);
+		goto out;
+	}
+	if (remove_task_state(st, &c, errp) < 0 ||
+	    journal_write(st, JOURNAL_DELETE, &c, keep_snapshot, errp) < 0)
+		goto out;
+	/* Removing the record is the point of no return: from here on
+	 * the journal entry finishes the delete after a kill. */
+	if (unlink_synced(path, errp) < 0) {
+		unlink_synced(journal, NULL);
+		goto out;
+	}
+	rc = drop_pieces(st, &c, keep_snapshot, errp);
+	if (rc == 0)
+		rc = unlink_synced(journal, errp);
+out:
+	ck_unlock(lock);
+	ck_container_free(&c);
+	free(journal);
+	free(path);
+	return rc;
+}
+
+/* ---- listing and labels ---- */
+
+static int
+cmp_id(const void *a, const void *b)
+{
+	return strcmp(((const struct ck_container *)a)->id,
+		      ((const struct ck_container *)b)->id);
+}
+
+int
+ck_container_list(const struct ck_store *st, struct ck_container **v,
+		  size_t *n, struct ck_err **errp)
+{
+	char *dir = containers_dir(st);
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	*v = NULL;
+	*n = 0;
+	if (d == NULL && errno != ENOENT) {
+		ck_err_set(errp, errno, "open '%s'", dir);
+		free(dir);
+		return -1;
+	}
+	while (d && (de = readdir(d)) != NULL) {
+		struct ck_err *err = NULL;
+		char *id;
+
+		if (!ck_has_suffix(de->d_name, ".json"))
+			continue;
+		id = ck_xstrndup(de->d_name, strlen(de->d_name) - 5);
+		*v = ck_xrealloc(*v, (*n + 1) * sizeof(**v));
+		/* Other JSON files, such as the <id>.spec.json files that
+		 * crun-task writes, are no records and are skipped quietly. */
+		if (ck_container_id_check(id, NULL) < 0) {
+			/* not a record */
+		} else if (read_record(st, id, &(*v)[*n], &err) == 0) {
+			(*n)++;
+		} else if (ck_err_code(err) == CK_E_GENERIC) {
+			ck_log(CK_LOG_WARNING, "skipping container '%s': %s",
+			       id, err->msg);
+		}
+		ck_err_free(&err);
+		free(id);
+	}
+	if (d)
+		closedir(d);
+	free(dir);
+	if (*n > 1)
+		qsort(*v, *n, sizeof(**v), cmp_id);
+	return 0;
+}
+
+void
+ck_container_list_free(struct ck_container *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		ck_container_free(&v[i]);
+	free(v);
+}
+
+int
+ck_container_set_labels(const struct ck_store *st, const char *id,
+			char *const *keys, char *const *values, size_t n,
+			struct ck_container *c, struct ck_err **errp)
+{
+	int lock, rc = -1;
+	size_t i;
+
+	memset(c, 0, sizeof(*c));
+	if (ck_container_id_check(id, errp) < 0)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (ck_container_label_check(keys[i], values[i] ? values[i] :
+					     "", errp) < 0)
+			return -1;
+	lock = ck_container_lock(st, errp);
+	if (lock < 0)
+		return -1;
+	if (read_record(st, id, c, errp) < 0)
+		goto out;
+	if (c->labels == NULL)
+		c->labels = json_object();
+	for (i = 0; i < n; i++) {
+		if (values[i] == NULL || *values[i] == '\0')
+			json_object_del(c->labels, keys[i]);
+		else
+			json_object_set_new(c->labels, keys[i],
+					    json_string(values[i]));
+	}
+	rc = write_record(st, c, errp);
+out:
+	if (rc < 0)
+		ck_container_free(c);
+	ck_unlock(lock);
+	return rc;
+}
+
+json_t *
+ck_container_spec_load(const struct ck_store *st, const char *id,
+		       struct ck_err **errp)
+{
+	char *path = ck_container_spec_path(st, id);
+	json_error_t jerr;
+	json_t *spec = json_load_file(path, 0, &jerr);
+
+	if (spec == NULL) {
+		if (access(path, F_OK) < 0)
+			ck_err_setc(errp, CK_E_NOTFOUND, 0, "container '%s' "
+				    "has no spec file", id);
+		else
+			ck_err_set(errp, 0, "read '%s': %d:%d: %s", path,
+				   jerr.line, jerr.column, jerr.text);
+	}
+	free(path);
+	return spec;
 }
