@@ -10,7 +10,7 @@ ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
 PKG_CONFIG ?= pkg-config
 CC ?= cc
 
-TOOLS := cpull cunpack cspec crun-task cplatform csnapshot cpush
+TOOLS := cpull cunpack cspec crun-task cplatform csnapshot cpush ccontainer
 MODULES := libcurl libcrypto jansson libarchive libzstd libseccomp libcap libisal zlib
 
 CFLAGS ?= -O2 -g
