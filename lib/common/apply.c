@@ -355,6 +355,19 @@ clear_place(const struct place *p, int is_dir, int *was_whiteout,
 static int remove_lower_entries(struct applier *a, int dir, const char *path,
 				struct ck_err **errp);
 
+/* Returns whether de is a directory; some filesystems leave d_type
+ * unknown. */
+static int
+is_dir_entry(int dir, const struct dirent *de)
+{
+	struct stat st;
+
+	if (de->d_type != DT_UNKNOWN)
+		return de->d_type == DT_DIR;
+	return fstatat(dir, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       S_ISDIR(st.st_mode);
+}
+
 static int
 remove_lower_child(struct applier *a, int dir, const char *name,
 		   const char *path, struct ck_err **errp)
@@ -396,7 +409,7 @@ remove_lower_entries(struct applier *a, int dir, const char *path,
 			ck_xstrdup(de->d_name);
 		if (!pathset_has(&a->applied, child))
 			rc = ck_rm_rf_at(dirfd(d), de->d_name, errp);
-		else if (de->d_type == DT_DIR)
+		else if (is_dir_entry(dirfd(d), de))
 			rc = remove_lower_child(a, dirfd(d), de->d_name, child,
 						errp);
 		free(child);

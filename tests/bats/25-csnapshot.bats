@@ -233,3 +233,18 @@ change_work() {
 	[[ $output != "$top" ]]
 	assert_trees_equal "$(snapshot_fs "$top")" "$(snapshot_fs "$output")"
 }
+
+@test "csnapshot --snapshotter btrfs rm deletes the subvolumes" {
+	btrfs_root
+	SNAPSHOTTER=btrfs
+	pull_fixture busybox
+	run_tool 0 cunpack --snapshotter btrfs --prepare work \
+		"$REGISTRY/test/busybox:latest"
+	local chain=$output
+	assert_eq "$(btrfs subvolume list "$BATS_TEST_TMPDIR/btrfs" | wc -l)" 2 \
+		"subvolumes"
+	run_tool 0 "$CSNAPSHOT" rm work "$chain"
+	assert_eq "$(btrfs subvolume list "$BATS_TEST_TMPDIR/btrfs" | wc -l)" 0 \
+		"subvolumes left"
+	assert_eq "$(ls "$CKIT_ROOT/snapshots/btrfs/snapshots")" "" "directories left"
+}
