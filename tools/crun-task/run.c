@@ -99,8 +99,7 @@ load_spec_file(const char *path, struct ck_err **errp)
 static json_t *
 task_spec(struct task_opts *o, struct ctx *x, struct ck_err **errp)
 {
-	char *stored = ck_asprintf("%s/containers/%s.spec.json", x->st.ns_dir,
-				   o->id);
+	char *stored = ck_container_spec_path(&x->st, o->id);
 	struct ck_image img;
 	json_t *spec = NULL, *cfg;
 
@@ -124,11 +123,17 @@ task_spec(struct task_opts *o, struct ctx *x, struct ck_err **errp)
 static int
 store_spec(struct ctx *x, json_t *spec, struct ck_err **errp)
 {
-	char *path = ck_asprintf("%s/containers/%s.spec.json", x->st.ns_dir,
-				 x->c.id);
+	char *path = ck_container_spec_path(&x->st, x->c.id);
 	char *text = json_dumps(spec, JSON_INDENT(1));
-	int rc = ck_write_file_atomic(path, text, strlen(text), 0644, errp);
+	char *dir = ck_xstrdup(path);
+	int rc;
 
+	*strrchr(dir, '/') = '\0';
+	rc = ck_mkdir_p(dir, 0711, errp);
+	free(dir);
+	if (rc == 0)
+		rc = ck_write_file_atomic(path, text, strlen(text), 0644,
+					  errp);
 	free(text);
 	free(path);
 	return rc;
@@ -249,7 +254,6 @@ static void
 remove_container(struct ctx *x, struct ck_err **errp)
 {
 	struct ck_snapshot s;
-	char *path;
 
 	if (x->c.id == NULL)
 		return;
@@ -262,10 +266,6 @@ remove_container(struct ctx *x, struct ck_err **errp)
 			return;
 	}
 	ck_container_remove(&x->st, x->c.id, errp);
-	path = ck_asprintf("%s/containers/%s.spec.json", x->st.ns_dir,
-			   x->c.id);
-	unlink(path);
-	free(path);
 }
 
 static enum stdio_mode
