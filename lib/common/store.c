@@ -221,6 +221,28 @@ ck_store_blob_read(const struct ck_store *st, const char *digest,
 	return 0;
 }
 
+int64_t
+ck_store_blob_size(const struct ck_store *st, const char *digest)
+{
+	struct stat sb;
+	char *path;
+	int64_t size = -1;
+
+	if (ck_digest_check(digest, NULL) < 0)
+		return -1;
+	path = ck_store_blob_path(st, digest);
+	if (stat(path, &sb) == 0)
+		size = sb.st_size;
+	free(path);
+	if (size < 0) {
+		path = staged_path(st, digest);
+		if (stat(path, &sb) == 0)
+			size = sb.st_size;
+		free(path);
+	}
+	return size;
+}
+
 static int
 blob_ready(const struct ck_store *st, const char *digest)
 {

@@ -47,6 +47,8 @@ const char *ck_state_dir(void);
 
 char *ck_store_blob_path(const struct ck_store *st, const char *digest);
 int ck_store_blob_exists(const struct ck_store *st, const char *digest);
+/* The size of a stored or staged blob, or -1 when there is none. */
+int64_t ck_store_blob_size(const struct ck_store *st, const char *digest);
 /* Reads a small blob (at most max bytes) and verifies its digest. */
 int ck_store_blob_read(const struct ck_store *st, const char *digest,
 		       size_t max, char **data, size_t *len,

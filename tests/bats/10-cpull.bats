@@ -730,3 +730,46 @@ write_mock() {
 	assert_eq "$(find "$CKIT_ROOT/content/ingest" -name "${layer#sha256:}*" | wc -l)" \
 		0 "ingest files of the layer"
 }
+
+# put_blob REPO FILE: upload FILE as a blob with curl; prints its digest.
+put_blob() {
+	local repo=$1 file=$2 digest loc
+	digest=sha256:$(sha256sum <"$file" | cut -c1-64)
+	loc=$(curl -fsS -X POST -D - -o /dev/null "http://$REGISTRY/v2/$repo/blobs/uploads/" |
+		tr -d '\r' | sed -n 's/^[Ll]ocation: //p')
+	[[ $loc == http* ]] || loc=http://$REGISTRY$loc
+	curl -fsS -X PUT --data-binary "@$file" -H 'Content-Type: application/octet-stream' \
+		"$loc$([[ $loc == *\?* ]] && echo '&' || echo '?')digest=$digest" >/dev/null
+	echo "$digest"
+}
+
+# put_manifest REPO TAG FILE: upload FILE as an OCI manifest with curl.
+put_manifest() {
+	curl -fsS -X PUT --data-binary "@$3" \
+		-H 'Content-Type: application/vnd.oci.image.manifest.v1+json' \
+		"http://$REGISTRY/v2/$1/manifests/$2" >/dev/null
+}
+
+@test "cpull (stored blob, manifest with another size) fails" {
+	run_tool 0 cpull "$REGISTRY/test/busybox:latest"
+	local m=$BATS_TEST_TMPDIR/m.json
+	fixture_blob busybox "$(fixture_manifest_digest busybox)" |
+		jq -c '.layers[0].size += 1000' >"$m"
+	put_manifest test/busybox badsize "$m"
+	run_tool 1 cpull "$REGISTRY/test/busybox:badsize"
+	assert_contains "$stderr" "the manifest says" "message"
+	run_tool 1 cunpack "$REGISTRY/test/busybox:badsize"
+}
+
+@test "cpull (config not JSON) fails and records nothing" {
+	local m=$BATS_TEST_TMPDIR/m.json cfg=$BATS_TEST_TMPDIR/cfg d
+	printf 'this is not json' >"$cfg"
+	d=$(put_blob test/busybox "$cfg")
+	fixture_blob busybox "$(fixture_manifest_digest busybox)" |
+		jq -c --arg d "$d" --argjson s "$(stat -c %s "$cfg")" \
+			'.config.digest = $d | .config.size = $s' >"$m"
+	put_manifest test/busybox badcfg "$m"
+	run_tool 1 cpull "$REGISTRY/test/busybox:badcfg"
+	assert_contains "$stderr" "invalid image config '$d'" "message"
+	assert_eq "$(store_blob_count)" 0 "blobs"
+}

@@ -608,8 +608,55 @@ note_results(struct pull *p, const struct fetch_list *fl)
 	}
 }
 
-/* Takes the platform of a manifest that no index describes from its
- * config, which the fetch staged or found stored. */
+/* A blob found in the store was verified against its digest when it
+ * entered; its size must match what this manifest says as well, or the
+ * manifest is wrong. */
+static int
+check_sizes(const struct fetch_list *fl, const struct ck_store *st,
+	    struct ck_err **errp)
+{
+	size_t i;
+
+	for (i = 0; i < fl->n; i++) {
+		const struct ck_descriptor *d = fl->jobs[i].desc;
+		int64_t have;
+
+		if (fl->jobs[i].state == CK_XFER_SKIPPED)
+			continue;
+		have = ck_store_blob_size(st, d->digest);
+		if (have >= 0 && have != d->size)
+			return ck_err_setc(errp, CK_E_INVALID, 0, "%s '%s': "
+					   "the manifest says %lld bytes, but "
+					   "the blob has %lld",
+					   fl->labels[i], d->digest,
+					   (long long)d->size,
+					   (long long)have);
+	}
+	return 0;
+}
+
+/* An image config must be a JSON object with a rootfs.diff_ids list, or
+ * cunpack cannot use the image. cunpack checks the list against the
+ * layers it applies: a skipped foreign layer may still be listed. */
+static int
+check_config(const struct chosen *c, const struct ck_buf *cfg,
+	     struct ck_err **errp)
+{
+	json_t *j = json_loadb(cfg->data, cfg->len, 0, NULL);
+	json_t *ids = json_object_get(json_object_get(j, "rootfs"),
+				      "diff_ids");
+	int ok = json_is_object(j) && json_is_array(ids);
+
+	json_decref(j);
+	if (ok)
+		return 0;
+	return ck_err_setc(errp, CK_E_INVALID, 0, "invalid image config '%s': "
+			   "it must be a JSON object with a rootfs.diff_ids "
+			   "list", c->m.config.digest);
+}
+
+/* Checks each chosen manifest's config, and takes the platform of a
+ * manifest that no index describes from it. */
 static int
 read_platforms(struct pull *p, struct ck_err **errp)
 {
@@ -617,15 +664,23 @@ read_platforms(struct pull *p, struct ck_err **errp)
 	struct chosen *c;
 	size_t k;
 
-	for (k = 0; k < p->n_chosen && !p->target_is_index; k++) {
+	for (k = 0; k < p->n_chosen; k++) {
 		c = &p->chosen[k];
-		if (c->m.config.size > CK_MANIFEST_MAX)
+		/* Attestations (--all-platforms) carry no image config. */
+		if (c->platform && ck_has_prefix(c->platform, "unknown/"))
 			continue;
-		if (load_config(p, &c->m.config, &cfg, errp) < 0) {
+		if (c->m.config.size > CK_MANIFEST_MAX)
+			return ck_err_setc(errp, CK_E_INVALID, 0, "image config "
+					   "'%s' is larger than %d bytes",
+					   c->m.config.digest,
+					   CK_MANIFEST_MAX);
+		if (load_config(p, &c->m.config, &cfg, errp) < 0 ||
+		    check_config(c, &cfg, errp) < 0) {
 			ck_buf_free(&cfg);
 			return -1;
 		}
-		platform_from_config(p, c, &cfg);
+		if (!p->target_is_index)
+			platform_from_config(p, c, &cfg);
 		ck_buf_free(&cfg);
 	}
 	return 0;
@@ -654,6 +709,8 @@ fetch_blobs(struct pull *p, struct ck_err **errp)
 	rc = ck_registry_fetch_blobs(p->reg, &p->st, fl.jobs, fl.n, &fo, errp);
 	progress_free(pg);
 	note_results(p, &fl);
+	if (rc == 0)
+		rc = check_sizes(&fl, &p->st, errp);
 	for (i = 0; i < fl.n; i++)
 		free(fl.labels[i]);
 	free(fl.labels);
