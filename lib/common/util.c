@@ -238,9 +238,9 @@ ck_fsync_dir(const char *dir, struct ck_err **errp)
 	return 0;
 }
 
-int
-ck_write_file_atomic(const char *path, const void *data, size_t len,
-		     mode_t mode, struct ck_err **errp)
+static int
+write_replace(const char *path, const void *data, size_t len, mode_t mode,
+	      int sync, struct ck_err **errp)
 {
 	char *rnd = ck_random_hex(6);
 	char *tmp = ck_asprintf("%s.tmp-%s", path, rnd);
@@ -254,7 +254,7 @@ ck_write_file_atomic(const char *path, const void *data, size_t len,
 		ck_err_set(errp, errno, "create '%s'", tmp);
 		goto fail;
 	}
-	if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+	if (write_all(fd, data, len) < 0 || (sync && fsync(fd) < 0)) {
 		ck_err_set(errp, errno, "write '%s'", tmp);
 		close(fd);
 		unlink(tmp);
@@ -267,7 +267,7 @@ ck_write_file_atomic(const char *path, const void *data, size_t len,
 		goto fail;
 	}
 	slash = strrchr(dir, '/');
-	if (slash != NULL) {
+	if (sync && slash != NULL) {
 		*slash = '\0';
 		if (ck_fsync_dir(*dir ? dir : "/", errp) < 0)
 			goto fail;
@@ -279,6 +279,20 @@ fail:
 	free(tmp);
 	free(dir);
 	return -1;
+}
+
+int
+ck_write_file_atomic(const char *path, const void *data, size_t len,
+		     mode_t mode, struct ck_err **errp)
+{
+	return write_replace(path, data, len, mode, 1, errp);
+}
+
+int
+ck_write_file_replace(const char *path, const void *data, size_t len,
+		      mode_t mode, struct ck_err **errp)
+{
+	return write_replace(path, data, len, mode, 0, errp);
 }
 
 int

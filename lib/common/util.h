@@ -39,6 +39,11 @@ int ck_read_file(const char *path, size_t max, char **data, size_t *len,
 		 struct ck_err **errp);
 int ck_write_file_atomic(const char *path, const void *data, size_t len,
 			 mode_t mode, struct ck_err **errp);
+/* Like ck_write_file_atomic without the fsyncs: readers still see the
+ * old file or the new one, but a crash of the machine may lose both.
+ * For run-time state that does not outlive the machine ($CKIT_STATE). */
+int ck_write_file_replace(const char *path, const void *data, size_t len,
+			  mode_t mode, struct ck_err **errp);
 int ck_fsync_dir(const char *dir, struct ck_err **errp);
 int ck_rm_rf(const char *path, struct ck_err **errp);
 int ck_rm_rf_at(int dirfd, const char *name, struct ck_err **errp);

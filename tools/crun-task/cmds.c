@@ -294,7 +294,7 @@ write_process(struct task_opts *o, const struct bundle *b, const char *path,
 	if (o->spec.cwd)
 		json_object_set_new(proc, "cwd", json_string(o->spec.cwd));
 	text = json_dumps(proc, JSON_COMPACT);
-	rc = ck_write_file_atomic(path, text, strlen(text), 0600, errp);
+	rc = ck_write_file_replace(path, text, strlen(text), 0600, errp);
 	free(text);
 	json_decref(proc);
 	return rc;

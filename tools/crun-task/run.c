@@ -160,7 +160,7 @@ write_config(struct task_opts *o, struct ctx *x, struct ck_err **errp)
 		json_object_get(spec, "process"), "terminal"));
 	path = bundle_path(&x->b, "config.json");
 	text = json_dumps(spec, JSON_INDENT(1));
-	rc = ck_write_file_atomic(path, text, strlen(text), 0644, errp);
+	rc = ck_write_file_replace(path, text, strlen(text), 0644, errp);
 	free(text);
 	free(path);
 	json_decref(spec);

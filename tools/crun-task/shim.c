@@ -123,7 +123,7 @@ claim(struct shim *s)
 
 	free(path);
 	path = bundle_path(s->b, "shim.pid");
-	if (fd < 0 || ck_write_file_atomic(path, pid, strlen(pid), 0644,
+	if (fd < 0 || ck_write_file_replace(path, pid, strlen(pid), 0644,
 					   &err) < 0)
 		fail(s, err);
 	free(pid);
@@ -408,7 +408,7 @@ record_exit(struct shim *s, int code)
 			      when);
 	char *text = json_dumps(j, JSON_COMPACT);
 
-	ck_write_file_atomic(path, text, strlen(text), 0644, NULL);
+	ck_write_file_replace(path, text, strlen(text), 0644, NULL);
 	free(text);
 	json_decref(j);
 	free(when);
