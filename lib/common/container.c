@@ -331,6 +331,29 @@ journal_write(const struct ck_store *st, enum journal_op op,
 }
 
 /*
+ * Removes the temporary files that ck_write_file_atomic left in dir when
+ * killed, all of them or those whose names start with prefix. The
+ * caller holds the namespace lock, so it must pick only files that
+ * writers under that lock make. crun-task writes its spec files, and
+ * formerly <id>.spec.json files beside the records, without the lock;
+ * their temporary files are left alone.
+ */
+static void
+remove_temp_files(const char *dir, const char *prefix)
+{
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	while (d && (de = readdir(d)) != NULL)
+		if ((prefix == NULL || ck_has_prefix(de->d_name, prefix)) &&
+		    strstr(de->d_name, ".json.tmp-") != NULL &&
+		    strstr(de->d_name, ".spec.json.tmp-") == NULL)
+			unlinkat(dirfd(d), de->d_name, 0);
+	if (d)
+		closedir(d);
+}
+
+/*
  * Removes the container's snapshot (unless keep_snapshot) and spec file;
  * either may be missing. A snapshot of another kind under the key was
  * not made for this container and stays.
@@ -344,7 +367,7 @@ drop_pieces(const struct ck_store *st, const struct ck_container *c,
 {
 	struct ck_snapshotter sn;
 	struct ck_snapshot s;
-	char *spec;
+	char *spec, *dir, *prefix;
 	int rc = 0;
 
 	if (!keep_snapshot && c->snapshot_key != NULL) {
@@ -363,6 +386,14 @@ drop_pieces(const struct ck_store *st, const struct ck_container *c,
 	spec = ck_container_spec_path(st, c->id);
 	rc = unlink_synced(spec, errp);
 	free(spec);
+	/* A killed spec write of this container leaves a temporary file.
+	 * No one else writes this ID's spec: crun-task does so only for a
+	 * record it has just made, after recovering this ID's entry. */
+	dir = ck_asprintf("%s/containers/specs", st->ns_dir);
+	prefix = ck_asprintf("%s.json.tmp-", c->id);
+	remove_temp_files(dir, prefix);
+	free(prefix);
+	free(dir);
 	return rc;
 }
 
@@ -436,25 +467,6 @@ out:
 	return rc;
 }
 
-/*
- * Removes the temporary files that ck_write_file_atomic left in dir when
- * killed. Only writers under the namespace lock leave them, except for
- * crun-task's <id>.spec.json files, whose temporary files are kept.
- */
-static void
-remove_temp_files(const char *dir)
-{
-	struct dirent *de;
-	DIR *d = opendir(dir);
-
-	while (d && (de = readdir(d)) != NULL)
-		if (strstr(de->d_name, ".json.tmp-") != NULL &&
-		    strstr(de->d_name, ".spec.json.tmp-") == NULL)
-			unlinkat(dirfd(d), de->d_name, 0);
-	if (d)
-		closedir(d);
-}
-
 /* Recovers every journal entry of the namespace under the namespace lock,
  * which the caller holds. An entry that cannot be recovered is logged and
  * stops neither the others nor the caller's own change. */
@@ -483,12 +495,9 @@ journal_recover_all(const struct ck_store *st)
 	}
 	if (d)
 		closedir(d);
-	remove_temp_files(dir);
+	remove_temp_files(dir, NULL);
 	sub = containers_dir(st);
-	remove_temp_files(sub);
-	free(sub);
-	sub = ck_asprintf("%s/containers/specs", st->ns_dir);
-	remove_temp_files(sub);
+	remove_temp_files(sub, NULL);
 	free(sub);
 	free(dir);
 }
