@@ -214,3 +214,20 @@ differential() {
 @test "cunpack debian (native) equals umoci's tree" {
 	differential native debian bookworm
 }
+
+@test "crun-task run (store default native) uses its snapshots" {
+	requires runc
+	SNAPSHOTTER=native
+	pull_fixture busybox
+	run_tool 0 cunpack --snapshotter native "$REGISTRY/test/busybox:latest"
+	run_tool 0 crun-task run "$REGISTRY/test/busybox:latest" kept \
+		sh -c 'echo data >/kept.txt'
+	assert_eq "$(jq -r .snapshotter "$CKIT_ROOT/namespaces/default/containers/kept.json")" \
+		native "snapshotter in the container record"
+	assert_eq "$(<"$(snapshot_fs default/kept)/kept.txt")" data "file written by the container"
+	run_tool 1 "$TOP/tools/csnapshot/csnapshot" rm default/kept
+	assert_contains "$stderr" "used by container 'default/kept'"
+	run_tool 0 "${CCONTAINER:-$TOP/tools/ccontainer/ccontainer}" rm kept
+	assert_file_not_exists "$(snapshot_meta default/kept)"
+	assert_eq "$(ls "$CKIT_ROOT/snapshots/overlayfs/meta" 2>/dev/null)" "" "overlayfs records"
+}
