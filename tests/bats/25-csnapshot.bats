@@ -248,3 +248,15 @@ change_work() {
 		"subvolumes left"
 	assert_eq "$(ls "$CKIT_ROOT/snapshots/btrfs/snapshots")" "" "directories left"
 }
+
+@test "csnapshot mounts (120 layers) prints a mount that works" {
+	requires skopeo
+	push_case deep
+	run_tool 0 cunpack --prepare work "$REGISTRY/test/case-deep:latest"
+	mkdir "$BATS_TEST_TMPDIR/m"
+	run_tool 0 "$CSNAPSHOT" mounts work "$BATS_TEST_TMPDIR/m"
+	assert_contains "$output" "(cd $CKIT_ROOT/snapshots/overlayfs/snapshots && mount -t overlay"
+	eval "$output"
+	assert_eq "$(<"$BATS_TEST_TMPDIR/m/layer-000")" "layer 0" "first layer"
+	assert_eq "$(<"$BATS_TEST_TMPDIR/m/layer-119")" "layer 119" "last layer"
+}

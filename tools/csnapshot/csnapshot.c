@@ -274,20 +274,56 @@ cmd_info(struct ctx *c, struct ck_err **errp)
 	return 0;
 }
 
+/* Returns options with every "<dir>/snapshots/" taken out. */
+static char *
+strip_dir(const struct ck_snapshotter *sn, const char *options)
+{
+	char *prefix = ck_asprintf("%s/snapshots/", sn->dir);
+	size_t n = strlen(prefix);
+	struct ck_buf b = { 0 };
+	const char *p = options, *hit;
+
+	while ((hit = strstr(p, prefix)) != NULL) {
+		ck_buf_add(&b, p, (size_t)(hit - p));
+		p = hit + n;
+	}
+	ck_buf_add(&b, p, strlen(p));
+	free(prefix);
+	return b.data;
+}
+
+/* Prints the mount command. Overlay options longer than the kernel's
+ * one page get paths relative to the snapshots directory and a cd
+ * there, as ck_sn_mount does; the target must then be absolute. */
 static void
-print_mount(const struct options *o, const struct ck_mount *m,
-	    const char *target)
+print_mount_command(const struct ctx *c, const struct ck_mount *m,
+		    const char *target)
+{
+	char *rel;
+
+	if (strcmp(m->type, "bind") == 0) {
+		printf("mount -o %s %s %s\n", m->options, m->source, target);
+		return;
+	}
+	if (strlen(m->options) < (size_t)sysconf(_SC_PAGESIZE)) {
+		printf("mount -t %s -o %s %s %s\n", m->type, m->options,
+		       m->source, target);
+		return;
+	}
+	rel = strip_dir(&c->sn, m->options);
+	printf("(cd %s/snapshots && mount -t %s -o %s %s %s)\n", c->sn.dir,
+	       m->type, rel, m->source, target);
+	free(rel);
+}
+
+static void
+print_mount(const struct ctx *c, const struct ck_mount *m, const char *target)
 {
 	json_t *j, *opts;
 	char *copy, *tok, *save = NULL;
 
-	if (!o->json) {
-		if (strcmp(m->type, "bind") == 0)
-			printf("mount -o %s %s %s\n", m->options, m->source,
-			       target);
-		else
-			printf("mount -t %s -o %s %s %s\n", m->type,
-			       m->options, m->source, target);
+	if (!c->o->json) {
+		print_mount_command(c, m, target);
 		return;
 	}
 	opts = json_array();
@@ -309,7 +345,7 @@ cmd_mounts(struct ctx *c, struct ck_err **errp)
 
 	if (ck_sn_mounts(&c->sn, c->o->args[1], &m, errp) < 0)
 		return -1;
-	print_mount(c->o, &m, c->o->n_args > 2 ? c->o->args[2] : "/mnt");
+	print_mount(c, &m, c->o->n_args > 2 ? c->o->args[2] : "/mnt");
 	ck_mount_free(&m);
 	return 0;
 }
