@@ -76,6 +76,12 @@ change_work() {
 	chmod 0700 "$dir/data/app-owned"
 	ln -s /data/hard-2 "$dir/data/new-link"
 	mkfifo "$dir/data/new-fifo"
+	echo "with xattrs" >"$dir/data/xattrs"
+	python3 -c 'import os, sys
+os.setxattr(sys.argv[1], "user.roundtrip", b"yes")
+os.setxattr(sys.argv[1], "security.capability",
+            bytes.fromhex("0100000200040000000000000000000000000000"))' \
+		"$dir/data/xattrs"
 }
 
 @test "csnapshot --help prints usage" {
@@ -184,6 +190,9 @@ change_work() {
 	run tar -tzf "$BATS_TEST_TMPDIR/l.tgz"
 	assert_contains "$output" "data/.wh.file.txt"
 	assert_contains "$output" "data/tree/.wh..wh..opq"
+	"$FIXTURES/tree-compare" -l "$BATS_TEST_TMPDIR/work" >"$BATS_TEST_TMPDIR/listing"
+	assert_contains "$(<"$BATS_TEST_TMPDIR/listing")" \
+		"security.capability=0100000200040000000000000000000000000000,user.roundtrip=796573"
 	push_plus roundtrip 4 "$json"
 	run_tool 0 cunpack "$REGISTRY/test/roundtrip:latest"
 	mount_chain "$output" "$BATS_TEST_TMPDIR/again"
