@@ -56,6 +56,7 @@ teardown() {
 	run_tool 0 cunpack --json <<<"$output"
 	assert_eq "$(jq -r .chain_id <<<"$output")" "$(chain_id_of busybox)" "chain ID"
 	assert_eq "$(jq -r .layers <<<"$output")" 1 "layers"
+	assert_eq "$(jq -r .snapshotter <<<"$output")" overlayfs "snapshotter"
 }
 
 @test "cunpack test/layers (whiteouts) gives the expected tree" {

@@ -106,6 +106,7 @@ progress(size_t i, size_t n, const char *digest, void *arg)
 
 static void
 print_result(const struct options *o, const struct ck_image *img,
+	     const struct ck_snapshotter *sn,
 	     const struct ck_unpack_result *res)
 {
 	json_t *j;
@@ -118,6 +119,7 @@ print_result(const struct options *o, const struct ck_image *img,
 		      "digest", img->target.digest, "chain_id", res->chain_id,
 		      "layers", (json_int_t)res->layers,
 		      "applied", (json_int_t)res->applied);
+	json_object_set_new(j, "snapshotter", json_string(sn->name));
 	if (o->prepare)
 		json_object_set_new(j, "snapshot", json_string(o->prepare));
 	ck_cli_print_json(j);
@@ -152,7 +154,7 @@ run_unpack(const struct options *o, struct ck_err **errp)
 	if (o->prepare && ck_sn_prepare(&sn, o->prepare, res.chain_id,
 					CK_SNAP_ACTIVE, NULL, errp) < 0)
 		goto out;
-	print_result(o, &img, &res);
+	print_result(o, &img, &sn, &res);
 	rc = 0;
 out:
 	ck_unpack_result_free(&res);
