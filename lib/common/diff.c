@@ -390,6 +390,31 @@ fill_entry(struct archive_entry *e, int dir, const char *name,
 	add_xattrs(e, dir, name);
 }
 
+/* Adds the data regions of a file with holes to e, so that the pax
+ * writer stores a GNU sparse map and leaves the holes out. */
+static void
+add_sparse_map(struct archive_entry *e, int dir, const char *name,
+	       const struct stat *st)
+{
+	off_t data = 0, hole;
+	int fd;
+
+	if (st->st_blocks * 512 >= st->st_size)
+		return;
+	fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	while (data < st->st_size &&
+	       (data = lseek(fd, data, SEEK_DATA)) >= 0) {
+		hole = lseek(fd, data, SEEK_HOLE);
+		if (hole < 0)
+			hole = st->st_size;
+		archive_entry_sparse_add_entry(e, data, hole - data);
+		data = hole;
+	}
+	close(fd);
+}
+
 static int
 write_entry(struct differ *d, int dir, const char *name, const char *path,
 	    const struct stat *st, struct ck_err **errp)
@@ -403,6 +428,8 @@ write_entry(struct differ *d, int dir, const char *name, const char *path,
 	if (first) {
 		archive_entry_set_hardlink(e, first);
 		archive_entry_set_size(e, 0);
+	} else if (S_ISREG(st->st_mode)) {
+		add_sparse_map(e, dir, name, st);
 	}
 	rc = write_header(d, e, path, errp);
 	if (rc == 0 && first == NULL && S_ISREG(st->st_mode) &&

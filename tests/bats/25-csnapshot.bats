@@ -269,3 +269,16 @@ os.setxattr(sys.argv[1], "security.capability",
 	assert_eq "$(<"$BATS_TEST_TMPDIR/m/layer-000")" "layer 0" "first layer"
 	assert_eq "$(<"$BATS_TEST_TMPDIR/m/layer-119")" "layer 119" "last layer"
 }
+
+@test "csnapshot diff (sparse file) leaves the holes out" {
+	requires skopeo
+	push_case sparse
+	run_tool 0 cunpack "$REGISTRY/test/case-sparse:latest"
+	local top=$output
+	run_tool 0 "$CSNAPSHOT" diff --compress none -o "$BATS_TEST_TMPDIR/l.tar" "$top"
+	(($(stat -c %s "$BATS_TEST_TMPDIR/l.tar") < 65536)) ||
+		{ echo "a 16 MiB file with 3 data blocks took $(stat -c %s "$BATS_TEST_TMPDIR/l.tar") bytes" >&2; return 1; }
+	mkdir "$BATS_TEST_TMPDIR/x"
+	tar --sparse -xf "$BATS_TEST_TMPDIR/l.tar" -C "$BATS_TEST_TMPDIR/x"
+	cmp "$BATS_TEST_TMPDIR/x/sparse" "$(snapshot_fs "$top")/sparse"
+}
