@@ -38,7 +38,7 @@ pull_unpack() {
 
 @test "cspec busybox writes a valid spec" {
 	pull_unpack busybox
-	run_tool 0 cspec --image "$REGISTRY/test/busybox:latest" -o "$BATS_TEST_TMPDIR/config.json"
+	run_cspec --image "$REGISTRY/test/busybox:latest" -o "$BATS_TEST_TMPDIR/config.json"
 	validate_spec "$BATS_TEST_TMPDIR/config.json"
 	local s=$BATS_TEST_TMPDIR/config.json
 	assert_eq "$(jq -c .process.args "$s")" '["sh"]' "args"
@@ -54,19 +54,19 @@ pull_unpack() {
 
 @test "cspec -- ARGS replace Cmd and keep Entrypoint" {
 	pull_unpack user
-	run_tool 0 cspec --image "$REGISTRY/test/user:latest" -- "echo hi"
+	run_cspec --image "$REGISTRY/test/user:latest" -- "echo hi"
 	assert_eq "$(jq -c .process.args <<<"$output")" '["/bin/sh","-c","echo hi"]' "args"
 }
 
 @test "cspec --entrypoint replaces Entrypoint and Cmd" {
 	pull_unpack user
-	run_tool 0 cspec --entrypoint /bin/echo --image "$REGISTRY/test/user:latest" -- hi
+	run_cspec --entrypoint /bin/echo --image "$REGISTRY/test/user:latest" -- hi
 	assert_eq "$(jq -c .process.args <<<"$output")" '["/bin/echo","hi"]' "args"
 }
 
 @test "cspec test/user resolves User from /etc/passwd" {
 	pull_unpack user
-	run_tool 0 cspec --image "$REGISTRY/test/user:latest" -o "$BATS_TEST_TMPDIR/c.json"
+	run_cspec --image "$REGISTRY/test/user:latest" -o "$BATS_TEST_TMPDIR/c.json"
 	validate_spec "$BATS_TEST_TMPDIR/c.json"
 	assert_eq "$(jq -c .process.user "$BATS_TEST_TMPDIR/c.json")" \
 		'{"uid":1000,"gid":1000,"additionalGids":[1000,2000]}' "user"
@@ -76,15 +76,15 @@ pull_unpack() {
 @test "cspec -u forms resolve like Docker" {
 	pull_unpack busybox
 	local ref=$REGISTRY/test/busybox:latest
-	run_tool 0 cspec -u 1001 --image "$ref"
+	run_cspec -u 1001 --image "$ref"
 	assert_eq "$(jq -c .process.user <<<"$output")" '{"uid":1001,"gid":0}' "uid without entry"
-	run_tool 0 cspec -u app --image "$ref"
+	run_cspec -u app --image "$ref"
 	assert_eq "$(jq -c .process.user <<<"$output")" \
 		'{"uid":1000,"gid":1000,"additionalGids":[1000,2000]}' "name"
-	run_tool 0 cspec -u app:extra --image "$ref"
+	run_cspec -u app:extra --image "$ref"
 	assert_eq "$(jq -c .process.user <<<"$output")" \
 		'{"uid":1000,"gid":2000,"additionalGids":[2000]}' "name:group"
-	run_tool 0 cspec -u 5:7 --image "$ref"
+	run_cspec -u 5:7 --image "$ref"
 	assert_eq "$(jq -c .process.user <<<"$output")" '{"uid":5,"gid":7}' "uid:gid"
 	run_tool 1 cspec -u nosuch --image "$ref"
 	assert_contains "$stderr" "user 'nosuch' not found in the image's /etc/passwd"
@@ -94,7 +94,7 @@ pull_unpack() {
 
 @test "cspec --env, --cwd, --tty, --hostname override" {
 	pull_unpack busybox
-	run_tool 0 cspec -e PATH=/x -e A=1 --cwd /tmp -t --hostname h1 --read-only \
+	run_cspec -e PATH=/x -e A=1 --cwd /tmp -t --hostname h1 --read-only \
 		--image "$REGISTRY/test/busybox:latest"
 	assert_eq "$(jq -c .process.env <<<"$output")" '["PATH=/x","A=1"]' "env"
 	assert_eq "$(jq -r .process.cwd <<<"$output")" /tmp "cwd"
@@ -117,7 +117,7 @@ pull_unpack() {
 	ln -s /usr/share/passwd "$root/etc/passwd"
 	# An escape through .. or an absolute path stays inside the root.
 	ln -s ../../../../../../etc/gshadow "$root/etc/group"
-	run_tool 0 cspec --rootfs "$root" -u svc --image "$REGISTRY/test/busybox:latest"
+	run_cspec --rootfs "$root" -u svc --image "$REGISTRY/test/busybox:latest"
 	assert_eq "$(jq -c .process.user <<<"$output")" \
 		'{"uid":4242,"gid":4343,"additionalGids":[4343]}' "user"
 	assert_eq "$(jq -r .root.path <<<"$output")" "$root" "root path"

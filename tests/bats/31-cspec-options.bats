@@ -22,7 +22,7 @@ teardown() {
 # spec_with OPTION...: write the spec for $IMG with the options to
 # $BATS_TEST_TMPDIR/s.json, validate it and leave it in $output.
 spec_with() {
-	run_tool 0 cspec -o "$BATS_TEST_TMPDIR/s.json" --image "$IMG" "$@"
+	run_cspec -o "$BATS_TEST_TMPDIR/s.json" --image "$IMG" "$@"
 	validate_spec "$BATS_TEST_TMPDIR/s.json"
 	output=$(cat "$BATS_TEST_TMPDIR/s.json")
 }
@@ -218,7 +218,7 @@ probe_dir() {
 		ref=$REGISTRY/test/$name:$tag
 		run_tool 0 cpull "$ref"
 		run_tool 0 cunpack "$ref"
-		run_tool 0 cspec --image "$ref"
+		run_cspec --image "$ref"
 		local ours=$output
 		rm -rf "$BATS_TEST_TMPDIR/umoci"
 		# umoci 0.4.7 cannot read zstd layers; layers-gzip has the
@@ -255,11 +255,11 @@ push_variant() {
 @test "cspec -v reports ports and volumes it leaves out" {
 	requires umoci skopeo
 	push_variant ports --config.exposedports 8080/tcp --config.volume /data
-	run_tool 0 cspec -v --image "$REGISTRY/test/ports:latest"
+	run_cspec -v --image "$REGISTRY/test/ports:latest"
 	assert_contains "$stderr" "image exposes port '8080/tcp'; the spec does not act on it" "port"
 	assert_contains "$stderr" "image declares volume '/data'" "volume"
 	assert_eq "$(jq -r '[.mounts[].destination] | index("/data")' <<<"$output")" null "no volume mount"
-	run_tool 0 cspec --image "$REGISTRY/test/ports:latest"
+	run_cspec --image "$REGISTRY/test/ports:latest"
 	assert_eq "$stderr" "" "stderr without -v"
 }
 
@@ -267,7 +267,7 @@ push_variant() {
 	requires umoci skopeo
 	push_variant emptyep --config.entrypoint '' --config.cmd sh \
 		--config.cmd -c --config.cmd 'echo ran cmd'
-	run_tool 0 cspec --image "$REGISTRY/test/emptyep:latest"
+	run_cspec --image "$REGISTRY/test/emptyep:latest"
 	assert_eq "$(jq -c .process.args <<<"$output")" '["sh","-c","echo ran cmd"]' "args"
 	run_tool 0 crun-task run --rm "$REGISTRY/test/emptyep:latest" ep1
 	assert_eq "$output" "ran cmd" "stdout"
@@ -280,7 +280,7 @@ push_variant() {
 	mkdir -p "$fs/etc"
 	{ cat "$(snapshot_fs "$(chain_id_of busybox)")/etc/passwd"
 	  echo 'late:x:3000:3000::/:/bin/sh'; } >"$fs/etc/passwd"
-	run_tool 0 cspec --snapshot work -u late --image "$IMG"
+	run_cspec --snapshot work -u late --image "$IMG"
 	assert_eq "$(jq -c '.process.user | [.uid,.gid]' <<<"$output")" '[3000,3000]' "user"
 	run_tool 1 cspec -u late --image "$IMG"
 	assert_contains "$stderr" "user 'late' not found" "without --snapshot"
@@ -340,6 +340,6 @@ push_with_layer() {
 @test "cspec (relative WorkingDir) makes it absolute" {
 	requires umoci skopeo
 	push_variant relwd --config.workingdir srv/app
-	run_tool 0 cspec --image "$REGISTRY/test/relwd:latest"
+	run_cspec --image "$REGISTRY/test/relwd:latest"
 	assert_eq "$(jq -r .process.cwd <<<"$output")" /srv/app "cwd"
 }

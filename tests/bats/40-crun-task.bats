@@ -4,6 +4,7 @@
 
 load helpers
 load store
+load spec
 
 setup() {
 	requires root overlay runc
@@ -135,7 +136,7 @@ teardown() {
 
 @test "crun-task run --spec uses a spec from cspec" {
 	run_tool 0 cunpack "$IMG"
-	run_tool 0 cspec --image "$IMG" -e GREETING=spec -o "$BATS_TEST_TMPDIR/s.json" \
+	run_cspec --image "$IMG" -e GREETING=spec -o "$BATS_TEST_TMPDIR/s.json" \
 		-- sh -c 'echo $GREETING'
 	run_tool 0 crun-task run --rm --spec "$BATS_TEST_TMPDIR/s.json" "$IMG" sp1
 	assert_eq "$output" spec "stdout"
@@ -170,16 +171,15 @@ teardown() {
 }
 
 @test "crun-task run -t gives the container a terminal" {
-	# script(1) gives crun-task a terminal; sleep keeps its input open.
-	run bash -c "sleep 3 | script -qec \"'$CRUN_TASK' run --rm -t '$IMG' tty1 \
-		sh -c 'test -t 0 && test -t 1 && echo on-a-tty; exit 6'\" /dev/null"
+	run "$FIXTURES/pty-run" -- "$CRUN_TASK" run --rm -t "$IMG" tty1 \
+		sh -c 'test -t 0 && test -t 1 && echo on-a-tty; exit 6'
 	assert_eq "$status" 6 "exit status"
 	assert_contains "$output" "on-a-tty" "stdout"
 }
 
 @test "crun-task run -t passes input to the terminal" {
-	run bash -c "(sleep 1; printf 'echo typed-\$((6*7))\nexit 3\n'; sleep 2) |
-		script -qec \"'$CRUN_TASK' run --rm -t '$IMG' tty2 sh\" /dev/null"
+	run "$FIXTURES/pty-run" --input $'echo typed-$((6*7))\nexit 3\n' -- \
+		"$CRUN_TASK" run --rm -t "$IMG" tty2 sh
 	assert_eq "$status" 3 "exit status"
 	assert_contains "$output" "typed-42" "stdout"
 }
@@ -195,7 +195,7 @@ teardown() {
 
 @test "crun-task run --spec (with spec options) exits 2" {
 	run_tool 0 cunpack "$IMG"
-	run_tool 0 cspec --image "$IMG" -o "$BATS_TEST_TMPDIR/s.json"
+	run_cspec --image "$IMG" -o "$BATS_TEST_TMPDIR/s.json"
 	run_tool 2 crun-task run --spec "$BATS_TEST_TMPDIR/s.json" -e A=1 "$IMG" sp2
 	assert_contains "$stderr" "--spec takes the whole spec"
 	run_tool 2 crun-task run --spec "$BATS_TEST_TMPDIR/s.json" "$IMG" sp3 echo hi
@@ -203,7 +203,8 @@ teardown() {
 }
 
 @test "crun-task run -t (input from a pipe) ends at its end" {
-	run bash -c "printf 'data\n' | timeout 20 script -qec \"'$CRUN_TASK' run --rm -t '$IMG' tty3 sh -c 'cat; echo done'\" /dev/null"
+	run "$FIXTURES/pty-run" -- timeout 20 bash -c \
+		"printf 'data\n' | '$CRUN_TASK' run --rm -t '$IMG' tty3 sh -c 'cat; echo done'"
 	assert_eq "$status" 0 "status"
 	assert_contains "$output" "done" "stdout"
 }

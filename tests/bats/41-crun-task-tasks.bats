@@ -5,6 +5,7 @@
 
 load helpers
 load store
+load spec
 
 setup() {
 	requires root overlay runc
@@ -207,7 +208,7 @@ wait_for() {
 @test "crun-task start (ccontainer record) runs its stored spec" {
 	local cc=$TOP/tools/ccontainer/ccontainer
 	run_tool 0 cunpack "$IMG"
-	run_tool 0 cspec --image "$IMG" -o "$BATS_TEST_TMPDIR/s.json" -- sh -c 'echo from-spec; sleep 1'
+	run_cspec --image "$IMG" -o "$BATS_TEST_TMPDIR/s.json" -- sh -c 'echo from-spec; sleep 1'
 	run_tool 0 "$cc" create --spec "$BATS_TEST_TMPDIR/s.json" --image "$IMG" cc1
 	run_tool 0 crun-task start -d cc1
 	run_tool 1 "$cc" rm cc1
@@ -228,7 +229,7 @@ wait_for() {
 	local cc=$TOP/tools/ccontainer/ccontainer deb=$REGISTRY/test/debian:bookworm
 	run_tool 0 cpull "$deb"
 	run_tool 0 cunpack "$deb"
-	run_tool 0 cspec --image "$deb" -o "$BATS_TEST_TMPDIR/s.json" -- touch /x
+	run_cspec --image "$deb" -o "$BATS_TEST_TMPDIR/s.json" -- touch /x
 	run_tool 0 "$cc" create --view --spec "$BATS_TEST_TMPDIR/s.json" --image "$deb" v1
 	run_tool 1 crun-task start v1
 	assert_contains "$stderr" "Read-only file system"

@@ -4,6 +4,7 @@
 
 load helpers
 load store
+load spec
 
 setup() {
 	requires root overlay runc
@@ -18,6 +19,7 @@ teardown() {
 	run bash -c "set -o pipefail; '$CPULL' --json '$REGISTRY/test/busybox:latest' |
 		'$CUNPACK' --json | '$CSPEC' -o '$BATS_TEST_TMPDIR/s.json' -- echo piped"
 	assert_eq "$status" 0 "pipeline status"
+	validate_spec "$BATS_TEST_TMPDIR/s.json"
 	run_tool 0 crun-task run --rm --spec "$BATS_TEST_TMPDIR/s.json" \
 		"$REGISTRY/test/busybox:latest" p1
 	assert_eq "$output" piped "stdout"
@@ -41,7 +43,7 @@ teardown() {
 	run bash -c "set -o pipefail; '$CPULL' '$ref' | '$CUNPACK'"
 	assert_eq "$status" 0 "cpull | cunpack status"
 	assert_eq "$output" "$(chain_id_of debian)" "chain ID"
-	run_tool 0 cspec --image "$ref" -o "$BATS_TEST_TMPDIR/s.json" \
+	run_cspec --image "$ref" -o "$BATS_TEST_TMPDIR/s.json" \
 		-- cat /etc/debian_version
 	run_tool 0 crun-task run --rm --spec "$BATS_TEST_TMPDIR/s.json" "$ref" deb1
 	assert_eq "$output" "$expected" "debian_version"

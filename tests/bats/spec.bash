@@ -15,3 +15,21 @@ jsonschema.validate(json.loads(pathlib.Path(sys.argv[2]).read_text()),
                     schema, resolver=resolver)
 PY
 }
+
+# run_cspec ARGS...: run_tool 0 cspec ARGS..., then check the spec it
+# wrote (to stdout, or to the file after -o) against the schema.
+run_cspec() {
+	local out="" prev=""
+	local a
+	run_tool 0 cspec "$@"
+	for a in "$@"; do
+		[[ $prev == -o || $prev == --output ]] && out=$a
+		prev=$a
+	done
+	if [[ -n $out ]]; then
+		validate_spec "$out"
+	else
+		printf '%s\n' "$output" >"$BATS_TEST_TMPDIR/stdout-spec.json"
+		validate_spec "$BATS_TEST_TMPDIR/stdout-spec.json"
+	fi
+}

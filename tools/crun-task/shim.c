@@ -382,11 +382,17 @@ serve(struct shim *s)
 			handle_polls(s, p);
 	}
 	/* Output written just before init exited is still in the pipes;
-	 * drain it, but do not wait for descendants that keep them open. */
-	while ((s->out_fd >= 0 || s->err_fd >= 0) && rounds++ < 1000) {
-		if (poll(p, fill_polls(s, p, 1), 50) <= 0)
+	 * drain it, but do not wait long for descendants that keep them
+	 * open. A terminal passes output to its master through a kernel
+	 * work queue, late on a busy machine, so its master is read until
+	 * it reports the end (EIO), for at most 5 s. */
+	while ((s->out_fd >= 0 || s->err_fd >= 0) && rounds++ < 100) {
+		int n = poll(p, fill_polls(s, p, 1), 50);
+
+		if (n < 0 || (n == 0 && s->mode != STDIO_TTY))
 			break;
-		handle_polls(s, p);
+		if (n > 0)
+			handle_polls(s, p);
 	}
 }
 
