@@ -997,7 +997,8 @@ ck_container_list(const struct ck_store *st, struct ck_container **v,
 		id = ck_xstrndup(de->d_name, strlen(de->d_name) - 5);
 		*v = ck_xrealloc(*v, (*n + 1) * sizeof(**v));
 		/* Other JSON files, such as the <id>.spec.json files that
-		 * crun-task writes, are no records and are skipped quietly. */
+		 * crun-task wrote before specs/ existed, are no records and
+		 * are skipped quietly. */
 		if (ck_container_id_check(id, NULL) < 0) {
 			/* not a record */
 		} else if (read_record(st, id, &(*v)[*n], &err) == 0) {
