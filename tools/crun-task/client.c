@@ -92,6 +92,8 @@ on_frame(int fd)
 	uint32_t net;
 	int type = frame_recv(fd, buf, &len);
 
+	if (type == FRAME_ATTACHED)
+		return -2;
 	if (type == FRAME_STDOUT)
 		write_all(STDOUT_FILENO, buf, len);
 	else if (type == FRAME_STDERR)

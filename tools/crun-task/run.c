@@ -33,6 +33,7 @@ struct ctx {
 	struct ck_container c;	/* the container record */
 	int made_container;	/* this call created the record */
 	int made_snapshot;	/* ... and its snapshot */
+	int lock;		/* namespace lock while a task is made */
 };
 
 void
@@ -58,6 +59,7 @@ static int
 ctx_open(struct ctx *x, struct task_opts *o, struct ck_err **errp)
 {
 	memset(x, 0, sizeof(*x));
+	x->lock = -1;
 	if (ck_container_id_check(o->id, errp) < 0 ||
 	    ck_store_open(&x->st, o->root, o->ns, errp) < 0)
 		return -1;
@@ -72,6 +74,7 @@ ctx_open(struct ctx *x, struct task_opts *o, struct ck_err **errp)
 static void
 ctx_close(struct ctx *x)
 {
+	ck_unlock(x->lock);
 	ck_container_free(&x->c);
 	ck_sn_close(&x->sn);
 	bundle_free(&x->b);
@@ -210,6 +213,11 @@ get_container(struct task_opts *o, struct ctx *x, struct ck_err **errp)
 			return -1;
 		return make_container(o, x, errp);
 	}
+	/* ccontainer rm takes this lock too, so it cannot remove the
+	 * snapshot between here and the runtime's init.pid. */
+	x->lock = ck_container_lock(&x->st, errp);
+	if (x->lock < 0)
+		return -1;
 	rc = ck_container_get(&x->st, o->id, &x->c, errp);
 	if (rc == 0)
 		rc = ck_sn_open(&x->sn, &x->st, o->snapshotter ?
@@ -357,6 +365,8 @@ launch(struct task_opts *o, struct ctx *x, int start, int detach,
 		how.client_fd = pair[1];
 	}
 	init = shim_spawn(o, &x->b, &how, start, &sync_fd, code, errp);
+	ck_unlock(x->lock);
+	x->lock = -1;
 	if (init < 0 || detach) {
 		if (pair[0] >= 0)
 			close(pair[0]);
@@ -443,6 +453,18 @@ task_create(struct task_opts *o, struct ck_err **errp)
 	return status < 0 ? -code : 0;
 }
 
+/* Attaches and waits until the shim confirms it. */
+static int
+attach_confirmed(int fd)
+{
+	char buf[FRAME_MAX];
+	size_t len;
+
+	if (frame_send(fd, FRAME_ATTACH, NULL, 0) < 0)
+		return -1;
+	return frame_recv(fd, buf, &len) == FRAME_ATTACHED ? 0 : -1;
+}
+
 /* Starts a created task, attached unless detached. */
 static int
 start_created(struct task_opts *o, struct ctx *x, struct ck_err **errp)
@@ -462,8 +484,11 @@ start_created(struct task_opts *o, struct ctx *x, struct ck_err **errp)
 		if (fd < 0)
 			return -1;
 		/* Attached before the start, so no output is missed. */
-		if (frame_send(fd, FRAME_ATTACH, NULL, 0) < 0)
-			return ck_err_set(errp, errno, "attach");
+		if (attach_confirmed(fd) < 0) {
+			close(fd);
+			return ck_err_set(errp, errno, "attach to task '%s'",
+					  o->id);
+		}
 	}
 	if (runtime_start(o, &x->b, errp) < 0) {
 		if (fd >= 0)

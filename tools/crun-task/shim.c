@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -296,6 +297,7 @@ client_input(struct shim *s, struct client *c)
 
 	if (type == FRAME_ATTACH) {
 		c->attached = 1;
+		frame_send(c->fd, FRAME_ATTACHED, NULL, 0);
 	} else if (type == FRAME_WAIT) {
 		c->attached = 0;
 	} else if (type == FRAME_STDIN && s->in_fd >= 0) {
@@ -360,15 +362,16 @@ handle_polls(struct shim *s, struct pollfd *p)
 
 	if (p[0].revents & POLLIN)
 		reap(s);
+	/* Clients first: an attach that came with new output gets it. */
+	for (i = 0; i < s->n_clients; i++)
+		if (p[4 + i].revents & (POLLIN | POLLHUP | POLLERR))
+			client_input(s, &s->clients[i]);
 	if (p[1].revents & POLLIN)
 		accept_client(s);
 	if (p[2].revents & (POLLIN | POLLHUP | POLLERR))
 		pump(s, &s->out_fd, FRAME_STDOUT);
 	if (p[3].revents & (POLLIN | POLLHUP | POLLERR))
 		pump(s, &s->err_fd, FRAME_STDERR);
-	for (i = 0; i < s->n_clients; i++)
-		if (p[4 + i].revents & (POLLIN | POLLHUP | POLLERR))
-			client_input(s, &s->clients[i]);
 }
 
 static void
@@ -445,6 +448,33 @@ open_log(struct shim *s)
 	free(path);
 }
 
+/* Closes every descriptor the shim inherited but 0-2 and the two it
+ * uses. A lock that the starting crun-task held (the namespace lock)
+ * would otherwise stay held for the task's whole life. */
+static void
+close_inherited(int keep1, int keep2)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	int *fds = NULL;
+	size_t n = 0, i;
+
+	while (d && (de = readdir(d)) != NULL) {
+		int fd = atoi(de->d_name);
+
+		if (de->d_name[0] == '.' || fd <= 2 || fd == keep1 ||
+		    fd == keep2 || fd == dirfd(d))
+			continue;
+		fds = ck_xrealloc(fds, (n + 1) * sizeof(*fds));
+		fds[n++] = fd;
+	}
+	if (d)
+		closedir(d);
+	for (i = 0; i < n; i++)
+		close(fds[i]);
+	free(fds);
+}
+
 static _Noreturn void
 run_shim(const struct task_opts *o, const struct bundle *b,
 	 const struct shim_start *how, int start, int sync_fd)
@@ -456,6 +486,7 @@ run_shim(const struct task_opts *o, const struct bundle *b,
 	struct ck_err *err = NULL;
 	sigset_t set;
 
+	close_inherited(sync_fd, how->client_fd);
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGINT, SIG_IGN);

@@ -100,6 +100,7 @@ int write_all(int fd, const void *data, size_t len);
  * 32-bit big-endian length, then the data. */
 enum frame_type {
 	FRAME_ATTACH = 'A',	/* client: stream the task's stdio to me */
+	FRAME_ATTACHED = 'a',	/* shim: output from now on goes to you */
 	FRAME_WAIT = 'W',	/* client: send me the exit status */
 	FRAME_STDIN = 'i',
 	FRAME_CLOSE_STDIN = 'c',
