@@ -343,3 +343,21 @@ push_with_layer() {
 	run_cspec --image "$REGISTRY/test/relwd:latest"
 	assert_eq "$(jq -r .process.cwd <<<"$output")" /srv/app "cwd"
 }
+
+@test "cspec -o (device, symlink) writes through, never replaces" {
+	local dir=$BATS_TEST_TMPDIR
+	mkfifo "$dir/fifo"
+	cat "$dir/fifo" >"$dir/from-fifo" &
+	run_tool 0 cspec --image "$IMG" -o "$dir/fifo"
+	wait
+	assert_eq "$(stat -c %F "$dir/fifo")" fifo "the FIFO stays"
+	validate_spec "$dir/from-fifo"
+	touch "$dir/real.json"
+	ln -s real.json "$dir/link.json"
+	run_tool 0 cspec --image "$IMG" -o "$dir/link.json"
+	assert_eq "$(stat -c %F "$dir/link.json")" "symbolic link" "the symlink stays"
+	validate_spec "$dir/real.json"
+	mkdir "$dir/adir"
+	run_tool 1 cspec --image "$IMG" -o "$dir/adir"
+	assert_contains "$stderr" "invalid --output"
+}

@@ -4,10 +4,13 @@
  * store to stdout.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "container.h"
@@ -117,6 +120,34 @@ parse_args(int argc, char **argv, struct options *o)
 	}
 }
 
+/* Writes to -o's path: a regular file (or a new one) is replaced
+ * atomically; a symlink is followed; a device or FIFO (/dev/stdout) is
+ * written to as it is, never replaced. */
+static int
+write_output(const char *path, const char *text, size_t len,
+	     struct ck_err **errp)
+{
+	char *real = realpath(path, NULL);
+	const char *target = real ? real : path;
+	struct stat st;
+	int fd, rc = 0;
+
+	if (stat(target, &st) < 0 || S_ISREG(st.st_mode)) {
+		rc = ck_write_file_atomic(target, text, len, 0644, errp);
+	} else if (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode)) {
+		fd = open(target, O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, text, len) != (ssize_t)len)
+			rc = ck_err_set(errp, errno, "write '%s'", path);
+		if (fd >= 0)
+			close(fd);
+	} else {
+		rc = ck_err_setc(errp, CK_E_INVALID, 0, "invalid --output "
+				 "'%s': not a file, a device or a FIFO", path);
+	}
+	free(real);
+	return rc;
+}
+
 static int
 write_spec(const struct options *o, json_t *spec, struct ck_err **errp)
 {
@@ -128,7 +159,7 @@ write_spec(const struct options *o, json_t *spec, struct ck_err **errp)
 	text[len++] = '\n';
 	text[len] = '\0';
 	if (o->output != NULL)
-		rc = ck_write_file_atomic(o->output, text, len, 0644, errp);
+		rc = write_output(o->output, text, len, errp);
 	else if (fwrite(text, 1, len, stdout) != len || fflush(stdout) != 0)
 		rc = ck_err_set(errp, errno, "write the spec to stdout");
 	free(text);
