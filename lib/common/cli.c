@@ -149,3 +149,34 @@ ck_cli_spec_option(struct ck_spec_opts *o, int c, const char *arg,
 	ck_err_print(ck_log_tool(), err);
 	exit(fail_code);
 }
+
+void
+ck_cli_option_error(const char *what, char **argv)
+{
+	const char *arg = argv[optind - 1];
+
+	if (ck_has_prefix(arg, "--"))
+		ck_cli_misuse("%s '%.*s'", what, (int)strcspn(arg, "="), arg);
+	ck_cli_misuse("%s '-%c'", what, optopt);
+}
+
+void
+ck_cli_set_verbosity(int quiet, int verbose)
+{
+	if (quiet)
+		ck_log_set_level(CK_LOG_ERROR);
+	else if (verbose == 1)
+		ck_log_set_level(CK_LOG_INFO);
+	else if (verbose > 1)
+		ck_log_set_level(CK_LOG_DEBUG);
+}
+
+int
+ck_cli_print_ref(const char *name, const char *digest)
+{
+	if (strchr(name, '@') != NULL)
+		printf("%s\n", name);
+	else
+		printf("%s@%s\n", name, digest);
+	return ck_cli_flush_stdout();
+}

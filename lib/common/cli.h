@@ -30,6 +30,15 @@ struct ck_spec_opts;
  * another failure (an unreadable --env-file) exits fail_code. */
 void ck_cli_spec_option(struct ck_spec_opts *o, int c, const char *arg,
 			int fail_code);
+/* Names the option getopt_long rejected and exits 2. For a short
+ * option in a bundle such as "-qz", argv has the bundle and optopt the
+ * letter. */
+_Noreturn void ck_cli_option_error(const char *what, char **argv);
+/* Sets the log level from -q and the count of -v. */
+void ck_cli_set_verbosity(int quiet, int verbose);
+/* Prints "NAME@DIGEST" (a name from a digest reference already ends in
+ * "@<digest>"); returns -1 when stdout fails. */
+int ck_cli_print_ref(const char *name, const char *digest);
 /* Joins two getopt_long tables into a new one, to be freed. */
 struct option *ck_cli_join_options(const struct option *a,
 				   const struct option *b);

@@ -79,18 +79,6 @@ static const char usage_text[] =
 "\n"
 "Exit status: 0 pulled, 1 failed, 2 usage error.\n";
 
-/* Names the option getopt_long rejected. For a short option in a bundle
- * such as "-qz", argv contains the bundle and optopt the letter. */
-static _Noreturn void
-option_error(const char *what, char **argv)
-{
-	const char *arg = argv[optind - 1];
-
-	if (ck_has_prefix(arg, "--"))
-		ck_cli_misuse("%s '%.*s'", what, (int)strcspn(arg, "="), arg);
-	ck_cli_misuse("%s '-%c'", what, optopt);
-}
-
 /* Reads $CKIT_STALL_TIMEOUT, seconds a transfer may stay under 1 byte/s. */
 static int
 stall_timeout(long *secs, struct ck_err **errp)
@@ -198,9 +186,9 @@ parse_options(int argc, char **argv, struct options *o)
 			fputs(usage_text, stdout);
 			exit(0);
 		case ':':
-			option_error("missing argument for option", argv);
+			ck_cli_option_error("missing argument for option", argv);
 		default:
-			option_error("unknown option", argv);
+			ck_cli_option_error("unknown option", argv);
 		}
 	}
 	if (optind == argc)
@@ -234,24 +222,13 @@ print_json(const struct pull_result *res)
 	json_decref(j);
 }
 
-/* A name from a digest reference already ends in "@<digest>". */
 static int
 print_result(const struct options *o, const struct pull_result *res)
 {
-	int rc = 0;
-
-	if (o->json)
-		print_json(res);
-	else if (strchr(res->name, '@') != NULL)
-		rc = printf("%s\n", res->name) < 0 ? -1 : 0;
-	else
-		rc = printf("%s@%s\n", res->name, res->digest) < 0 ? -1 : 0;
-	if (fflush(stdout) == EOF || ferror(stdout) || rc < 0) {
-		fprintf(stderr, "cpull: write to stdout failed: %s\n",
-			strerror(errno));
-		return 1;
-	}
-	return 0;
+	if (!o->json)
+		return ck_cli_print_ref(res->name, res->digest) < 0 ? 1 : 0;
+	print_json(res);
+	return ck_cli_flush_stdout() < 0 ? 1 : 0;
 }
 
 static int
@@ -288,12 +265,7 @@ main(int argc, char **argv)
 
 	ck_log_init("cpull");
 	parse_options(argc, argv, &o);
-	if (o.quiet)
-		ck_log_set_level(CK_LOG_ERROR);
-	else if (o.verbose == 1)
-		ck_log_set_level(CK_LOG_INFO);
-	else if (o.verbose > 1)
-		ck_log_set_level(CK_LOG_DEBUG);
+	ck_cli_set_verbosity(o.quiet, o.verbose);
 	status = run_pull(&o);
 	free(o.pull.platforms);
 	return status;

@@ -63,16 +63,6 @@ static const char usage_text[] =
 "\n"
 "Exit status: 0 pushed, 1 failed, 2 usage error.\n";
 
-static _Noreturn void
-option_error(const char *what, char **argv)
-{
-	const char *arg = argv[optind - 1];
-
-	if (ck_has_prefix(arg, "--"))
-		ck_cli_misuse("%s '%.*s'", what, (int)strcspn(arg, "="), arg);
-	ck_cli_misuse("%s '-%c'", what, optopt);
-}
-
 /* Parses "<n>[k|M|G]" bytes, from 1 KiB to 1 GiB. */
 static int64_t
 parse_size(const char *s)
@@ -137,9 +127,9 @@ set_option(struct options *o, int c, char **argv)
 		fputs(usage_text, stdout);
 		exit(0);
 	case ':':
-		option_error("missing argument for option", argv);
+		ck_cli_option_error("missing argument for option", argv);
 	default:
-		option_error("unknown option", argv);
+		ck_cli_option_error("unknown option", argv);
 	}
 }
 
@@ -195,20 +185,10 @@ print_json(const struct push_result *res)
 static int
 print_result(const struct options *o, const struct push_result *res)
 {
-	int rc = 0;
-
-	if (o->json)
-		print_json(res);
-	else if (strchr(res->name, '@') != NULL)
-		rc = printf("%s\n", res->name) < 0 ? -1 : 0;
-	else
-		rc = printf("%s@%s\n", res->name, res->digest) < 0 ? -1 : 0;
-	if (fflush(stdout) == EOF || ferror(stdout) || rc < 0) {
-		fprintf(stderr, "cpush: write to stdout failed: %s\n",
-			strerror(errno));
-		return 1;
-	}
-	return 0;
+	if (!o->json)
+		return ck_cli_print_ref(res->name, res->digest) < 0 ? 1 : 0;
+	print_json(res);
+	return ck_cli_flush_stdout() < 0 ? 1 : 0;
 }
 
 static int
@@ -242,11 +222,6 @@ main(int argc, char **argv)
 
 	ck_log_init("cpush");
 	parse_options(argc, argv, &o);
-	if (o.quiet)
-		ck_log_set_level(CK_LOG_ERROR);
-	else if (o.verbose == 1)
-		ck_log_set_level(CK_LOG_INFO);
-	else if (o.verbose > 1)
-		ck_log_set_level(CK_LOG_DEBUG);
+	ck_cli_set_verbosity(o.quiet, o.verbose);
 	return run_push(&o);
 }
