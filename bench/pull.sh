@@ -37,20 +37,8 @@ CPULL=$TOP/tools/cpull/cpull
 [[ -x $SHARED/registry && -x $SHARED/make-images ]] ||
 	die "no registry and make-images scripts in '$SHARED'"
 
-# ensure_tools: install what is missing from Debian's archive.
-ensure_tools() {
-	local missing=() t
-	for t in hyperfine:hyperfine containerd:containerd ctr:containerd \
-		skopeo:skopeo jq:jq curl:curl; do
-		command -v "${t%%:*}" >/dev/null || missing+=("${t#*:}")
-	done
-	[[ -x /usr/bin/time ]] || missing+=(time)
-	if ((${#missing[@]})); then
-		log "installing ${missing[*]}"
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-			--no-install-recommends "${missing[@]}" >/dev/null
-	fi
-}
+# shellcheck source=lib.bash
+source "$TOP/bench/lib.bash"
 
 T=
 CTRD_PID=
@@ -70,7 +58,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ensure_tools
+ensure_tools hyperfine:hyperfine containerd:containerd ctr:containerd \
+	skopeo:skopeo jq:jq curl:curl /usr/bin/time:time
 make -C "$TOP" -s tools/cpull/cpull
 mkdir -p "$W"
 if ! curl -fsS -o /dev/null "http://$REG/v2/" 2>/dev/null; then
@@ -81,28 +70,7 @@ fi
 	die "make-images failed with status $?; it reads DEBIAN_MIRROR"
 
 T=$(mktemp -d /var/tmp/ckit-pull-bench.XXXXXX)
-SOCK=$T/containerd.sock
-C="ctr -a $SOCK -n $NS"
-cat >"$T/config.toml" <<EOF
-version = 2
-root = "$T/containerd-root"
-state = "$T/containerd-state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-[grpc]
-  address = "$SOCK"
-[ttrpc]
-  address = "$SOCK.ttrpc"
-[debug]
-  level = "warn"
-EOF
-log "starting containerd in $T"
-setsid containerd --config "$T/config.toml" >"$T/containerd.log" 2>&1 </dev/null &
-CTRD_PID=$!
-for ((i = 0; i < 100; i++)); do
-	$C version >/dev/null 2>&1 && break
-	kill -0 "$CTRD_PID" 2>/dev/null || die "containerd exited: $(tail -3 "$T/containerd.log")"
-	sleep 0.1
-done
+start_containerd
 
 # A cold start for each tool: no content of the image anywhere, page cache
 # kept (registry blobs stay warm for every tool alike).

@@ -34,18 +34,8 @@ IMAGE=$REG/bench/busybox:latest
 [[ -x $SHARED/registry && -x $SHARED/make-images ]] ||
 	die "no registry and make-images scripts in '$SHARED'"
 
-ensure_tools() {
-	local missing=() t
-	for t in hyperfine:hyperfine containerd:containerd ctr:containerd \
-		runc:runc jq:jq curl:curl umoci:umoci skopeo:skopeo; do
-		command -v "${t%%:*}" >/dev/null || missing+=("${t#*:}")
-	done
-	if ((${#missing[@]})); then
-		log "installing ${missing[*]}"
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-			--no-install-recommends "${missing[@]}" >/dev/null
-	fi
-}
+# shellcheck source=lib.bash
+source "$TOP/bench/lib.bash"
 
 T=
 CTRD_PID=
@@ -69,30 +59,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-start_containerd() {
-	local sock=$T/containerd.sock i
-
-	C="ctr -a $sock -n $NS"
-	cat >"$T/config.toml" <<-CONF
-		version = 2
-		root = "$T/containerd-root"
-		state = "$T/containerd-state"
-		disabled_plugins = ["io.containerd.grpc.v1.cri"]
-		[grpc]
-		  address = "$sock"
-		[ttrpc]
-		  address = "$sock.ttrpc"
-	CONF
-	setsid containerd --config "$T/config.toml" >"$T/containerd.log" 2>&1 </dev/null &
-	CTRD_PID=$!
-	for ((i = 0; i < 100; i++)); do
-		$C version >/dev/null 2>&1 && return
-		kill -0 "$CTRD_PID" 2>/dev/null || die "containerd exited: $(tail -3 "$T/containerd.log")"
-		sleep 0.1
-	done
-	die "containerd did not answer"
-}
-
 # A runc bundle of the same busybox, with runc's default spec running true.
 make_bundle() {
 	local dir=$T/bundle
@@ -105,7 +71,8 @@ make_bundle() {
 	mv "$dir/c.json" "$dir/config.json"
 }
 
-ensure_tools
+ensure_tools hyperfine:hyperfine containerd:containerd ctr:containerd \
+	runc:runc jq:jq curl:curl umoci:umoci skopeo:skopeo
 make -C "$TOP" -s
 mkdir -p "$W"
 if ! curl -fsS -o /dev/null "http://$REG/v2/" 2>/dev/null; then
