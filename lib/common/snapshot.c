@@ -583,9 +583,8 @@ ck_sn_mounts(const struct ck_snapshotter *sn, const char *key,
 	return 0;
 }
 
-/* Returns options with every "<dir>/snapshots/" taken out. */
-static char *
-relative_options(const struct ck_snapshotter *sn, const char *options)
+char *
+ck_sn_relative_options(const struct ck_snapshotter *sn, const char *options)
 {
 	char *prefix = ck_asprintf("%s/snapshots/", sn->dir);
 	size_t n = strlen(prefix);
@@ -620,7 +619,7 @@ mount_overlay(const struct ck_snapshotter *sn, const char *target,
 		return mount("overlay", target, "overlay", flags, options) < 0 ?
 			ck_err_set(errp, errno, "mount overlay on '%s'",
 				   target) : 0;
-	rel = relative_options(sn, options);
+	rel = ck_sn_relative_options(sn, options);
 	if (strlen(rel) >= page) {
 		free(rel);
 		return ck_err_setc(errp, CK_E_INVALID, 0, "overlay mount "

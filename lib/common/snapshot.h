@@ -86,6 +86,10 @@ char **ck_sn_lowers(const struct ck_snapshotter *sn, const char *key,
  * kernel's page-size limit. */
 int ck_sn_mounts(const struct ck_snapshotter *sn, const char *key,
 		 struct ck_mount *m, struct ck_err **errp);
+/* Returns mount options with every "<dir>/snapshots/" taken out, for a
+ * mount made from the snapshots directory (options over one page). */
+char *ck_sn_relative_options(const struct ck_snapshotter *sn,
+			     const char *options);
 int ck_sn_mount(const struct ck_snapshotter *sn, const char *key,
 		const char *target, struct ck_err **errp);
 /* Mounts a read-only view of the committed snapshot key on target. */

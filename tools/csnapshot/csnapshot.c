@@ -274,24 +274,6 @@ cmd_info(struct ctx *c, struct ck_err **errp)
 	return 0;
 }
 
-/* Returns options with every "<dir>/snapshots/" taken out. */
-static char *
-strip_dir(const struct ck_snapshotter *sn, const char *options)
-{
-	char *prefix = ck_asprintf("%s/snapshots/", sn->dir);
-	size_t n = strlen(prefix);
-	struct ck_buf b = { 0 };
-	const char *p = options, *hit;
-
-	while ((hit = strstr(p, prefix)) != NULL) {
-		ck_buf_add(&b, p, (size_t)(hit - p));
-		p = hit + n;
-	}
-	ck_buf_add(&b, p, strlen(p));
-	free(prefix);
-	return b.data;
-}
-
 /* Prints the mount command. Overlay options longer than the kernel's
  * one page get paths relative to the snapshots directory and a cd
  * there, as ck_sn_mount does; the target must then be absolute. */
@@ -310,7 +292,7 @@ print_mount_command(const struct ctx *c, const struct ck_mount *m,
 		       m->source, target);
 		return;
 	}
-	rel = strip_dir(&c->sn, m->options);
+	rel = ck_sn_relative_options(&c->sn, m->options);
 	printf("(cd %s/snapshots && mount -t %s -o %s %s %s)\n", c->sn.dir,
 	       m->type, rel, m->source, target);
 	free(rel);
