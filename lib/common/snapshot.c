@@ -3,7 +3,7 @@
  * Snapshot records and the overlayfs, btrfs and native snapshotters. A
  * snapshot's directories are created before its record, and its record
  * is removed before its directories, so a record always names complete
- * directories; directories without a record are left over from a crash
+ * directories. Directories without a record are left over from a crash
  * and unused.
  */
 #define _GNU_SOURCE
@@ -474,7 +474,7 @@ ck_sn_commit(const struct ck_snapshotter *sn, const char *name,
 	s.key = ck_xstrdup(name);
 	s.kind = CK_SNAP_COMMITTED;
 	/* The new record goes in before the old one goes, so the
-	 * directories always have a record; remove_locked keeps
+	 * directories always have a record. remove_locked keeps
 	 * directories whose id another record still names. */
 	rc = write_record(sn, &s, 1, errp);
 	meta = meta_path(sn, key);
