@@ -235,3 +235,32 @@ wait_for() {
 	assert_contains "$stderr" "Read-only file system"
 	run_tool 0 "$cc" rm v1
 }
+
+# crun 1.8 refuses a hybrid cgroup layout (v1 with a v2 mount beside
+# it); the wrapper hides the v2 mount in a mount namespace of its own.
+crun_wrapper() {
+	cat >"$BATS_TEST_TMPDIR/crun" <<-'SH'
+		#!/bin/sh
+		exec unshare -m sh -c 'umount /sys/fs/cgroup/unified 2>/dev/null; exec crun "$@"' crun "$@"
+	SH
+	chmod +x "$BATS_TEST_TMPDIR/crun"
+}
+
+@test "crun-task run --runtime crun runs and keeps the runtime" {
+	command -v crun >/dev/null || skip "crun is not installed"
+	crun_wrapper
+	run_tool 4 crun-task run --rm --runtime "$BATS_TEST_TMPDIR/crun" "$IMG" cr1 \
+		sh -c 'echo via crun; exit 4'
+	assert_eq "$output" "via crun" "stdout"
+	run_tool 0 crun-task run -d --runtime "$BATS_TEST_TMPDIR/crun" "$IMG" cr2 sleep 30
+	run_tool 0 crun-task ls
+	assert_contains "$output" $'cr2\t' "listed"
+	assert_contains "$output" $'\trunning\t' "running, as crun reports"
+	# Later calls without --runtime use crun, which the task was made with.
+	run_tool 0 crun-task kill -s KILL cr2
+	run_tool 0 crun-task wait cr2
+	assert_eq "$output" 137 "exit status"
+	run_tool 0 crun-task delete cr2
+	run crun --root "$CKIT_STATE/runc/default" list -q
+	assert_not_contains "$output" cr2 "crun's state"
+}

@@ -23,7 +23,7 @@
 
 /* Opens the store only to learn the namespace, and the task's bundle. */
 static int
-find_task(const struct task_opts *o, struct bundle *b, char **ns,
+find_task(struct task_opts *o, struct bundle *b, char **ns,
 	  struct ck_err **errp)
 {
 	struct ck_store st;
@@ -42,11 +42,12 @@ find_task(const struct task_opts *o, struct bundle *b, char **ns,
 		return -1;
 	}
 	ck_store_close(&st);
+	bundle_load_runtime(o, b);
 	return 0;
 }
 
 int
-task_wait(const struct task_opts *o, struct ck_err **errp)
+task_wait(struct task_opts *o, struct ck_err **errp)
 {
 	struct bundle b;
 	int status;
@@ -92,7 +93,7 @@ task_parse_signal(const char *s)
 }
 
 int
-task_kill(const struct task_opts *o, struct ck_err **errp)
+task_kill(struct task_opts *o, struct ck_err **errp)
 {
 	const char *args[6];
 	char num[16];
@@ -138,6 +139,7 @@ task_info(const struct task_opts *o, const char *ns, const char *id)
 
 	one.id = id;
 	bundle_init(&b, ns, id);
+	bundle_load_runtime(&one, &b);
 	pid = read_pid_file(&b, "init.pid");
 	if (read_status_file(&b, &status) == 0)
 		state = ck_xstrdup("stopped");
@@ -219,7 +221,7 @@ print_process(int pid)
 }
 
 int
-task_ps(const struct task_opts *o, struct ck_err **errp)
+task_ps(struct task_opts *o, struct ck_err **errp)
 {
 	const char *args[] = { "ps", "--format", "json", o->id, NULL };
 	struct bundle b;
@@ -246,7 +248,7 @@ task_ps(const struct task_opts *o, struct ck_err **errp)
 }
 
 int
-task_pause(const struct task_opts *o, int pause, struct ck_err **errp)
+task_pause(struct task_opts *o, int pause, struct ck_err **errp)
 {
 	const char *args[] = { pause ? "pause" : "resume", o->id, NULL };
 	struct bundle b;
@@ -348,7 +350,7 @@ task_exec(struct task_opts *o, struct ck_err **errp)
 }
 
 int
-task_attach(const struct task_opts *o, struct ck_err **errp)
+task_attach(struct task_opts *o, struct ck_err **errp)
 {
 	struct termios saved;
 	struct bundle b;
@@ -437,7 +439,7 @@ cgroup_value(pid_t pid, const char *controller, const char *file)
 }
 
 int
-task_metrics(const struct task_opts *o, struct ck_err **errp)
+task_metrics(struct task_opts *o, struct ck_err **errp)
 {
 	struct bundle b;
 	pid_t init;

@@ -64,6 +64,7 @@ ctx_open(struct ctx *x, struct task_opts *o, struct ck_err **errp)
 	    ck_store_open(&x->st, o->root, o->ns, errp) < 0)
 		return -1;
 	bundle_init(&x->b, x->st.ns, o->id);
+	bundle_load_runtime(o, &x->b);
 	o->spec.ns = x->st.ns;
 	o->spec.id = o->id;
 	if (o->spec.hostname == NULL)
@@ -241,6 +242,7 @@ make_bundle(struct task_opts *o, struct ctx *x, struct ck_err **errp)
 		return -1;
 	if (mkdir(b->rootfs, 0755) < 0 && errno != EEXIST)
 		return ck_err_set(errp, errno, "mkdir '%s'", b->rootfs);
+	bundle_save_runtime(o, b);
 	if (ck_sn_mount(&x->sn, x->c.snapshot_key, b->rootfs, errp) < 0)
 		return -1;
 	return write_config(o, x, errp);

@@ -25,6 +25,30 @@ bundle_path(const struct bundle *b, const char *name)
 	return ck_asprintf("%s/%s", b->dir, name);
 }
 
+void
+bundle_save_runtime(const struct task_opts *o, const struct bundle *b)
+{
+	char *path = bundle_path(b, "runtime");
+
+	ck_write_file_replace(path, o->runtime, strlen(o->runtime), 0644,
+			      NULL);
+	free(path);
+}
+
+void
+bundle_load_runtime(struct task_opts *o, const struct bundle *b)
+{
+	char *path = bundle_path(b, "runtime");
+	char *data = NULL;
+
+	if (o->runtime_default &&
+	    ck_read_file(path, 4096, &data, NULL, NULL) == 0 && *data)
+		o->runtime = data;	/* kept for the process's life */
+	else
+		free(data);
+	free(path);
+}
+
 static pid_t
 spawn(char *const argv[], int quiet, int out_fd)
 {

@@ -61,6 +61,10 @@ struct bundle {
 void bundle_init(struct bundle *b, const char *ns, const char *id);
 void bundle_free(struct bundle *b);
 char *bundle_path(const struct bundle *b, const char *name);
+/* The runtime a task was made with, kept in its state directory so
+ * that later calls without --runtime use the same one. */
+void bundle_save_runtime(const struct task_opts *o, const struct bundle *b);
+void bundle_load_runtime(struct task_opts *o, const struct bundle *b);
 
 /* How the container's stdio is connected. */
 enum stdio_mode {
@@ -149,13 +153,13 @@ int task_delete(struct task_opts *o, struct ck_err **errp);
 /* cmds.c */
 /* A signal name ("TERM", "SIGTERM") or number; -1 when invalid. */
 int task_parse_signal(const char *s);
-int task_wait(const struct task_opts *o, struct ck_err **errp);
-int task_kill(const struct task_opts *o, struct ck_err **errp);
+int task_wait(struct task_opts *o, struct ck_err **errp);
+int task_kill(struct task_opts *o, struct ck_err **errp);
 int task_list(const struct task_opts *o, struct ck_err **errp);
-int task_ps(const struct task_opts *o, struct ck_err **errp);
-int task_pause(const struct task_opts *o, int pause, struct ck_err **errp);
+int task_ps(struct task_opts *o, struct ck_err **errp);
+int task_pause(struct task_opts *o, int pause, struct ck_err **errp);
 int task_exec(struct task_opts *o, struct ck_err **errp);
-int task_attach(const struct task_opts *o, struct ck_err **errp);
-int task_metrics(const struct task_opts *o, struct ck_err **errp);
+int task_attach(struct task_opts *o, struct ck_err **errp);
+int task_metrics(struct task_opts *o, struct ck_err **errp);
 
 #endif
