@@ -55,6 +55,7 @@ struct shim {
 	pid_t init;
 	int exited;
 	int status;	/* as waitpid returns it */
+	int start;	/* start the task as well as create it */
 };
 
 /* Tells the starting crun-task one line; it may be gone already. */
@@ -199,7 +200,7 @@ create_with_terminal(struct shim *s)
 			ck_err_set(&err, errno, "console socket");
 		fail(s, err);
 	}
-	s->init = runtime_create(s->o, s->b, path, &err);
+	s->init = runtime_create(s->o, s->b, path, s->start, &err);
 	if (s->init > 0)
 		s->out_fd = console_receive(sock, &err);
 	close(sock);
@@ -224,7 +225,7 @@ create_task(struct shim *s)
 	}
 	if (s->mode == STDIO_PIPES)
 		setup_pipes(s);
-	s->init = runtime_create(s->o, s->b, NULL, &err);
+	s->init = runtime_create(s->o, s->b, NULL, s->start, &err);
 	null_stdio();
 	if (s->init < 0)
 		fail(s, err);
@@ -503,11 +504,8 @@ run_shim(const struct task_opts *o, const struct bundle *b,
 		s.clients[s.n_clients++] = (struct client){
 			.fd = how->client_fd, .attached = 1 };
 	open_log(&s);
+	s.start = start;
 	create_task(&s);
-	if (start && runtime_start(o, b, &err) < 0) {
-		kill(s.init, SIGKILL);
-		fail(&s, err);
-	}
 	tell(&s, "%s %d\n", start ? "started" : "created", (int)s.init);
 	serve(&s);
 	finish(&s);

@@ -78,8 +78,11 @@ int runtime_call(const struct task_opts *o, const struct bundle *b,
 		 const char *const *args, int quiet);
 char *runtime_error(const struct bundle *b);
 int runtime_exit_code(const char *msg);
+/* Creates the task, and with start set starts it too (run --detach);
+ * returns the init pid. */
 pid_t runtime_create(const struct task_opts *o, const struct bundle *b,
-		     const char *console_socket, struct ck_err **errp);
+		     const char *console_socket, int start,
+		     struct ck_err **errp);
 int runtime_start(const struct task_opts *o, const struct bundle *b,
 		  struct ck_err **errp);
 void runtime_delete(const struct task_opts *o, const struct bundle *b);
