@@ -44,5 +44,5 @@ start_containerd() {
 			die "containerd exited: $(tail -3 "$T/containerd.log")"
 		sleep 0.1
 	done
-	die "containerd did not answer"
+	die "containerd did not respond within 10 s"
 }

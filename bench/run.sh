@@ -13,7 +13,7 @@
 #      keeps the registry storage and the image cache between runs.
 # Must run as root. Installs hyperfine and containerd with apt-get when
 # they are missing. Starts a private containerd with its root, state and
-# socket in a temp dir and stops it by its PID at exit; stops the registry
+# socket in a temp dir and stops it by its PID at exit. Stops the registry
 # it started. Sends traffic only to 127.0.0.1.
 set -euo pipefail
 shopt -s inherit_errexit

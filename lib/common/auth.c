@@ -152,7 +152,7 @@ add_challenge(struct ck_auth_challenge **list, size_t *n, char *scheme)
 	return c;
 }
 
-/* Reads "token68" right after a scheme when one stands there alone. */
+/* Reads "token68" right after a scheme when it is the only value there. */
 static const char *
 read_token68(const char *p, struct ck_auth_challenge *c)
 {
@@ -462,7 +462,7 @@ creds_from_entry(json_t *e, const char *path, const char *host,
 }
 
 /* Writes input to fd and closes it. A helper that exits without reading
- * gives EPIPE, which is ignored: its status tells what happened. */
+ * gives EPIPE, which is ignored because its exit status reports the outcome. */
 static void
 write_all(int fd, const char *input)
 {

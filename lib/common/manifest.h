@@ -44,7 +44,7 @@ enum ck_compression {
 enum ck_kind ck_media_type_kind(const char *media_type);
 enum ck_compression ck_layer_compression(const char *media_type);
 /* Kind of a manifest body, from its mediaType field or its shape, for
- * registries that answer without a useful Content-Type. */
+ * registries that send no useful Content-Type. */
 enum ck_kind ck_manifest_sniff(const char *data, size_t len,
 			       char **media_type);
 

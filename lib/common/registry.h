@@ -151,7 +151,7 @@ int ck_registry_fetch_blobs(struct ck_registry *reg, const struct ck_store *st,
 			    struct ck_err **errp);
 
 /*
- * Uploads. A registry handle opened for push asks for the push scope.
+ * Uploads. A registry handle opened for push requests the push scope.
  * ck_registry_blob_exists returns 1 when the repository has the blob, 0
  * when it has not, -1 on error.
  */

@@ -3,8 +3,8 @@
  * Registry authentication: handles a 401 from an origin with HTTP Basic or
  * with a bearer token from the challenge's realm (Docker's token protocol,
  * GET with Basic credentials or anonymous; POST with an identity token).
- * Tokens are cached per origin and scope until they expire, so a pull asks
- * the token server once per scope. Neither a secret nor a token is ever
+ * Tokens are cached per origin and scope until they expire, so a pull
+ * requests one token per scope. Neither a secret nor a token is ever
  * logged, and credentials go over plain HTTP only to loopback hosts or
  * with --plain-http.
  */

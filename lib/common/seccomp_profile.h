@@ -11,7 +11,7 @@
 /*
  * Builds the "linux.seccomp" object for the host architecture. caps is
  * the process's bounding set (JSON array of "CAP_*" names): some rules
- * depend on it. Names that no listed architecture knows are dropped, so
+ * depend on it. Names that no listed architecture resolves are dropped, so
  * runc never rejects the profile for an unknown syscall.
  */
 json_t *ck_seccomp_default(json_t *caps);

@@ -295,8 +295,8 @@ apply_process(json_t *proc, json_t *cfg, const char *rootfs,
 			errp);
 }
 
-/* Ports and volumes are the business of whoever sets up the network and
- * the storage; the spec leaves them out, and the user hears of them. */
+/* Ports and volumes belong to the network and storage setup, so the
+ * spec leaves them out; -v reports them. */
 static void
 report_unused(json_t *cfg)
 {

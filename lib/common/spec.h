@@ -65,8 +65,8 @@ extern const char ck_spec_help[];
 int ck_spec_parse_option(struct ck_spec_opts *o, int val, const char *arg,
 			 struct ck_err **errp);
 void ck_spec_opts_free(struct ck_spec_opts *o);
-/* Applies the options to a spec that holds the defaults and the image's
- * settings; ck_spec_build calls it last. */
+/* Applies the options to a spec that has the defaults and the image's
+ * settings. ck_spec_build calls it last. */
 void ck_spec_apply_options(json_t *spec, const struct ck_spec_opts *o);
 
 /*

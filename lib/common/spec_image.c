@@ -17,8 +17,8 @@
 #include "util.h"
 
 /* Mounts snapshot key read-only on a new temporary directory. The
- * mount lives in a private mount namespace, so the host never sees it
- * and it goes away with the process. */
+ * mount lives in a private mount namespace, so it is not visible on
+ * the host and ends with the process. */
 static char *
 mount_view(const struct ck_snapshotter *sn, const char *key,
 	   struct ck_err **errp)

@@ -442,7 +442,7 @@ ck_ingest_abort(struct ck_ingest *in)
 	if (in == NULL)
 		return;
 	if (in->fd >= 0) {
-		/* A partial file is kept only while its writer holds it. A
+		/* A partial file is kept only while its writer has it locked. A
 		 * file renamed away meanwhile is another writer's blob. */
 		if (same_file(in->fd, in->partial) && ftruncate(in->fd, 0) == 0)
 			unlink(in->partial);

@@ -259,9 +259,9 @@ ck_user_resolve(const char *rootfs, const char *spec, struct ck_user *u,
 			    "the group to the image", group);
 		goto out;
 	}
-	/* As containerd since 1.6.18, the primary group is listed among
+	/* As in containerd since 1.6.18, the primary group is listed among
 	 * the additional ones, so that a process that drops groups keeps
-	 * it; a uid without a passwd entry gets none. */
+	 * it. A uid without a passwd entry gets none. */
 	if (name) {
 		u->groups = ck_xmalloc(sizeof(unsigned));
 		u->groups[u->n_groups++] = u->gid;

@@ -344,6 +344,24 @@ ck_path_exists(const char *path)
 	return lstat(path, &st) == 0;
 }
 
+void
+ck_format_size(char *buf, size_t n, int64_t bytes)
+{
+	static const char *units[] = { "KiB", "MiB", "GiB", "TiB" };
+	double v = (double)bytes;
+	int u = -1;
+
+	if (bytes < 1024) {
+		snprintf(buf, n, "%lld B", (long long)bytes);
+		return;
+	}
+	while (v >= 1024 && u < 3) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, n, "%.1f %s", v, units[u]);
+}
+
 int
 ck_is_dir(const char *path)
 {

@@ -49,6 +49,8 @@ int ck_rm_rf(const char *path, struct ck_err **errp);
 int ck_rm_rf_at(int dirfd, const char *name, struct ck_err **errp);
 int ck_path_exists(const char *path);
 int ck_is_dir(const char *path);
+/* Writes bytes as "512 B" or "1.5 MiB" for progress lines. */
+void ck_format_size(char *buf, size_t n, int64_t bytes);
 char *ck_random_hex(size_t bytes);
 
 /*

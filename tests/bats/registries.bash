@@ -39,7 +39,7 @@ tls_make() {
 wait_http() {
 	local pid=$1 port=$2 scheme=${3:-http} attempt code cert=()
 
-	# A registry that asks for client certificates gets the test's.
+	# A registry that requests client certificates gets the test's.
 	if [[ $scheme == https ]]; then
 		cert=(--cert "$TLS_DIR/client.pem" --key "$TLS_DIR/client.key")
 	fi

@@ -46,24 +46,6 @@ now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void
-format_size(char *buf, size_t n, int64_t bytes)
-{
-	static const char *units[] = { "KiB", "MiB", "GiB", "TiB" };
-	double v = (double)bytes;
-	int u = -1;
-
-	if (bytes < 1024) {
-		snprintf(buf, n, "%" PRId64 " B", bytes);
-		return;
-	}
-	while (v >= 1024 && u < 3) {
-		v /= 1024;
-		u++;
-	}
-	snprintf(buf, n, "%.1f %s", v, units[u]);
-}
-
 static const char *
 state_word(enum ck_xfer_state s)
 {
@@ -98,7 +80,7 @@ format_rate(char *buf, size_t n, int64_t bytes, int64_t start, int64_t end)
 		buf[0] = '\0';
 		return;
 	}
-	format_size(size, sizeof(size), bytes * 1000 / (end - start));
+	ck_format_size(size, sizeof(size), bytes * 1000 / (end - start));
 	snprintf(buf, n, "%s/s", size);
 }
 
@@ -108,8 +90,8 @@ draw_line(const struct line *l, int64_t t)
 	char done[32], total[32], rate[40];
 	int64_t end = l->end_ms ? l->end_ms : t;
 
-	format_size(done, sizeof(done), l->done);
-	format_size(total, sizeof(total), l->total);
+	ck_format_size(done, sizeof(done), l->done);
+	ck_format_size(total, sizeof(total), l->total);
 	format_rate(rate, sizeof(rate), l->done - l->resumed, l->start_ms,
 		    end);
 	/* "sha256:" and 12 hex digits are enough to tell blobs apart. */
@@ -130,8 +112,8 @@ draw_summary(const struct progress *pg, int64_t t)
 		fresh += pg->lines[i].done - pg->lines[i].resumed;
 		finished += pg->lines[i].state >= CK_XFER_DONE;
 	}
-	format_size(d, sizeof(d), done);
-	format_size(tot, sizeof(tot), total);
+	ck_format_size(d, sizeof(d), done);
+	ck_format_size(tot, sizeof(tot), total);
 	format_rate(rate, sizeof(rate), fresh, pg->start_ms, t);
 	fprintf(stderr, "\rblobs %zu/%zu %10s / %-10s %12s\033[K\n", finished,
 		pg->n, d, tot, rate);

@@ -609,7 +609,7 @@ note_results(struct pull *p, const struct fetch_list *fl)
 }
 
 /* A blob found in the store was verified against its digest when it
- * entered; its size must match what this manifest says as well, or the
+ * entered. Its size must also match this manifest's descriptor, or the
  * manifest is wrong. */
 static int
 check_sizes(const struct fetch_list *fl, const struct ck_store *st,

@@ -263,24 +263,6 @@ blobs:
 	return 0;
 }
 
-static void
-format_size(char *buf, size_t n, int64_t bytes)
-{
-	static const char *units[] = { "KiB", "MiB", "GiB", "TiB" };
-	double v = (double)bytes;
-	int u = -1;
-
-	if (bytes < 1024) {
-		snprintf(buf, n, "%" PRId64 " B", bytes);
-		return;
-	}
-	while (v >= 1024 && u < 3) {
-		v /= 1024;
-		u++;
-	}
-	snprintf(buf, n, "%.1f %s", v, units[u]);
-}
-
 static const char *
 state_word(enum ck_xfer_state s)
 {
@@ -310,8 +292,8 @@ draw(void *arg, const struct ck_xfer *x)
 
 	if (!p->o->progress)
 		return;
-	format_size(done, sizeof(done), x->done);
-	format_size(total, sizeof(total), x->total);
+	ck_format_size(done, sizeof(done), x->done);
+	ck_format_size(total, sizeof(total), x->total);
 	snprintf(label, sizeof(label), "blob %zu/%zu", x->index + 1,
 		 p->n_blobs);
 	fprintf(stderr, "\r%-12s %.19s %10s / %-10s %s\033[K", label,

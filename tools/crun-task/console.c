@@ -2,7 +2,7 @@
 /*
  * Pseudo-terminals of tasks run with -t: runc sends the master over a
  * console socket to the shim, which copies between it and an attached
- * crun-task; that crun-task puts its own terminal in raw mode and passes
+ * crun-task. That crun-task puts its own terminal in raw mode and passes
  * window-size changes on.
  */
 #define _GNU_SOURCE

@@ -47,7 +47,7 @@ struct task_opts {
 /* The task's state directory, $CKIT_STATE/<ns>/<id>:
  *   config.json, rootfs/   the bundle
  *   init.pid               the container's init, written by runc
- *   shim.pid, shim.lock    the shim; it holds the lock while it lives
+ *   shim.pid, shim.lock    the shim, which keeps the lock locked while it lives
  *   shim.sock              where attach and wait reach the shim
  *   status.json            the exit status, written once by the shim
  *   log                    a detached task's output
@@ -66,7 +66,7 @@ char *bundle_path(const struct bundle *b, const char *name);
 void bundle_save_runtime(const struct task_opts *o, const struct bundle *b);
 void bundle_load_runtime(struct task_opts *o, const struct bundle *b);
 
-/* How the container's stdio is connected. */
+/* The connection of the container's stdio. */
 enum stdio_mode {
 	STDIO_INHERIT,	/* the starting crun-task's own descriptors */
 	STDIO_PIPES,	/* pipes held by the shim, logged, attachable */

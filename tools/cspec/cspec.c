@@ -120,9 +120,9 @@ parse_args(int argc, char **argv, struct options *o)
 	}
 }
 
-/* Writes to -o's path: a regular file (or a new one) is replaced
- * atomically; a symlink is followed; a device or FIFO (/dev/stdout) is
- * written to as it is, never replaced. */
+/* Writes to -o's path. A regular file (or a new one) is replaced
+ * atomically, and a symlink is followed. A device or FIFO (/dev/stdout)
+ * is written to as it is, never replaced. */
 static int
 write_output(const char *path, const char *text, size_t len,
 	     struct ck_err **errp)
