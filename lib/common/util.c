@@ -238,10 +238,13 @@ ck_fsync_dir(const char *dir, struct ck_err **errp)
 	return 0;
 }
 
+enum { WRITE_SYNC = 1, WRITE_NOREPLACE = 2 };
+
 static int
 write_replace(const char *path, const void *data, size_t len, mode_t mode,
-	      int sync, struct ck_err **errp)
+	      int flags, struct ck_err **errp)
 {
+	int sync = flags & WRITE_SYNC;
 	char *rnd = ck_random_hex(6);
 	char *tmp = ck_asprintf("%s.tmp-%s", path, rnd);
 	char *dir = ck_xstrdup(path);
@@ -261,7 +264,15 @@ write_replace(const char *path, const void *data, size_t len, mode_t mode,
 		goto fail;
 	}
 	close(fd);
-	if (rename(tmp, path) < 0) {
+	if ((flags & WRITE_NOREPLACE) ?
+	    renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) < 0 :
+	    rename(tmp, path) < 0) {
+		if (errno == EEXIST && (flags & WRITE_NOREPLACE)) {
+			unlink(tmp);
+			free(tmp);
+			free(dir);
+			return 0;
+		}
 		ck_err_set(errp, errno, "rename '%s' to '%s'", tmp, path);
 		unlink(tmp);
 		goto fail;
@@ -285,7 +296,7 @@ int
 ck_write_file_atomic(const char *path, const void *data, size_t len,
 		     mode_t mode, struct ck_err **errp)
 {
-	return write_replace(path, data, len, mode, 1, errp);
+	return write_replace(path, data, len, mode, WRITE_SYNC, errp);
 }
 
 int
@@ -293,6 +304,13 @@ ck_write_file_replace(const char *path, const void *data, size_t len,
 		      mode_t mode, struct ck_err **errp)
 {
 	return write_replace(path, data, len, mode, 0, errp);
+}
+
+int
+ck_write_file_new(const char *path, const void *data, size_t len,
+		  mode_t mode, struct ck_err **errp)
+{
+	return write_replace(path, data, len, mode, WRITE_NOREPLACE, errp);
 }
 
 int

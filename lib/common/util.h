@@ -44,6 +44,10 @@ int ck_write_file_atomic(const char *path, const void *data, size_t len,
  * For run-time state that does not outlive the machine ($CKIT_STATE). */
 int ck_write_file_replace(const char *path, const void *data, size_t len,
 			  mode_t mode, struct ck_err **errp);
+/* Writes path whole, without fsyncs, unless it exists: then it is left
+ * as it is and the call succeeds. */
+int ck_write_file_new(const char *path, const void *data, size_t len,
+		      mode_t mode, struct ck_err **errp);
 int ck_fsync_dir(const char *dir, struct ck_err **errp);
 int ck_rm_rf(const char *path, struct ck_err **errp);
 int ck_rm_rf_at(int dirfd, const char *name, struct ck_err **errp);

@@ -773,3 +773,16 @@ put_manifest() {
 	assert_contains "$stderr" "invalid image config '$d'" "message"
 	assert_eq "$(store_blob_count)" 0 "blobs"
 }
+
+@test "cpull (store files left empty by a crash) writes them again" {
+	run_tool 0 cpull -q "$REGISTRY/test/busybox:latest"
+	: >"$CKIT_ROOT/namespaces/default/index.json"
+	: >"$CKIT_ROOT/namespaces/default/oci-layout"
+	: >"$CKIT_ROOT/content/oci-layout"
+	run_tool 0 cpull -q "$REGISTRY/test/busybox:latest"
+	run jq -r '.manifests | length' "$CKIT_ROOT/namespaces/default/index.json"
+	assert_eq "$output" 1 "images in the index"
+	run jq -r .imageLayoutVersion "$CKIT_ROOT/content/oci-layout" \
+		"$CKIT_ROOT/namespaces/default/oci-layout"
+	assert_eq "$output" $'1.0.0\n1.0.0' "layout versions"
+}
