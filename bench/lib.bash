@@ -16,9 +16,9 @@ ensure_tools() {
 	fi
 }
 
-# start_containerd: start a private containerd with its root, state,
-# socket and log in $T; sets CTRD_PID and C (the ctr command line, in
-# namespace $NS).
+# start_containerd: start a private containerd with its root, socket
+# and log in $T and its state in $CTRD_STATE (default in $T); sets
+# CTRD_PID and C (the ctr command line, in namespace $NS).
 start_containerd() {
 	local sock=$T/containerd.sock i
 
@@ -26,7 +26,7 @@ start_containerd() {
 	cat >"$T/config.toml" <<-CONF
 		version = 2
 		root = "$T/containerd-root"
-		state = "$T/containerd-state"
+		state = "${CTRD_STATE:-$T/containerd-state}"
 		disabled_plugins = ["io.containerd.grpc.v1.cri"]
 		[grpc]
 		  address = "$sock"

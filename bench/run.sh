@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # run.sh - time `crun-task run --rm` of bench/busybox running `true`
-# against `ctr run --rm` (containerd 1.6) and a bare `runc run` of a
-# prepared bundle, in one run, and print medians, ratios and crun-task's
-# overhead over bare runc.
+# against `ctr run --rm` (containerd 1.6) and bare `runc run` of two
+# prepared bundles, in one run, and print medians, ratios and crun-task's
+# overhead over bare runc. One bundle has `runc spec`'s config, the other
+# the config cspec writes for the image (containerd's seccomp profile and
+# capabilities, as crun-task and ctr use), so the difference between
+# crun-task and that row is what crun-task adds to the runtime's work.
+# The task state of every tool is on tmpfs, as their defaults are
+# (/run/ckit, /run/runc, /run/containerd).
 #
 # usage: bench/run.sh [SHARED_BENCH_DIR]
 #   SHARED_BENCH_DIR  the peer harness with `registry` and `make-images`
@@ -38,6 +43,7 @@ IMAGE=$REG/bench/busybox:latest
 source "$TOP/bench/lib.bash"
 
 T=
+TS=
 CTRD_PID=
 REGISTRY_STARTED=0
 
@@ -48,19 +54,22 @@ cleanup() {
 	if [[ -n $T ]]; then
 		$C image rm --sync "$IMAGE" >/dev/null 2>&1
 		umount -R "$T" 2>/dev/null
+		[[ -n $TS ]] && umount -R "$TS" 2>/dev/null
 	fi
 	if [[ -n $CTRD_PID ]]; then
 		kill "$CTRD_PID" 2>/dev/null
 		wait "$CTRD_PID" 2>/dev/null
 	fi
 	[[ -n $T ]] && rm -rf "$T"
+	[[ -n $TS ]] && rm -rf "$TS"
 	((REGISTRY_STARTED)) && "$SHARED/registry" stop "$W/registry" >/dev/null
 	exit "$rc"
 }
 trap cleanup EXIT
 
-# A runc bundle of the same busybox, with runc's default spec running true.
-make_bundle() {
+# Two runc bundles of the same busybox running true: one with runc's
+# default spec, one with the spec cspec makes for the image.
+make_bundles() {
 	local dir=$T/bundle
 
 	mkdir -p "$dir"
@@ -69,6 +78,9 @@ make_bundle() {
 	(cd "$dir" && runc spec)
 	jq '.process.terminal = false | .process.args = ["true"]' "$dir/config.json" >"$dir/c.json"
 	mv "$dir/c.json" "$dir/config.json"
+	mkdir "$T/bundle-ckit"
+	"$TOP/tools/cspec/cspec" --image "$IMAGE" -- true |
+		jq --arg r "$dir/rootfs" '.root.path = $r' >"$T/bundle-ckit/config.json"
 }
 
 ensure_tools hyperfine:hyperfine containerd:containerd ctr:containerd \
@@ -82,18 +94,21 @@ fi
 "$SHARED/make-images" "$REG" "$W/cache" >&2 || die "make-images failed"
 
 T=$(mktemp -d /var/tmp/ckit-run-bench.XXXXXX)
+TS=$(mktemp -d /run/ckit-run-bench.XXXXXX)
+CTRD_STATE=$TS/containerd-state
 start_containerd
 $C image pull --plain-http "$IMAGE" >/dev/null
-make_bundle
-export CKIT_ROOT=$T/ckit CKIT_STATE=$T/ckit-state
+export CKIT_ROOT=$T/ckit CKIT_STATE=$TS/ckit-state
 "$TOP/tools/cpull/cpull" -q "$IMAGE" >/dev/null
 "$TOP/tools/cunpack/cunpack" -q "$IMAGE" >/dev/null
+make_bundles
 
 log "timing $RUNS runs each"
 hyperfine --style basic -N --runs "$RUNS" --warmup 3 --export-json "$T/run.json" \
 	-n crun-task "$TOP/tools/crun-task/crun-task run --rm $IMAGE bench1 true" \
 	-n ctr "$C run --rm $IMAGE bench2 true" \
-	-n runc "runc --root $T/runc-root run --bundle $T/bundle bench3" >&2
+	-n runc "runc --root $TS/runc-root run --bundle $T/bundle bench3" \
+	-n runc-ckit-spec "runc --root $TS/runc-root run --bundle $T/bundle-ckit bench4" >&2
 
 median() {
 	jq -r --arg n "$1" '.results[] | select(.command == $n) | .median' "$T/run.json"
@@ -101,12 +116,15 @@ median() {
 ours=$(median crun-task)
 ctr=$(median ctr)
 bare=$(median runc)
+same=$(median runc-ckit-spec)
 echo "# crun-task run --rm vs ctr run --rm vs runc run, busybox running true"
 echo "# $(date -u +%F), $(nproc) cores, $(uname -r); median of $RUNS runs"
-awk -v o="$ours" -v c="$ctr" -v r="$bare" 'BEGIN {
-	printf "%-10s %10s %12s\n", "tool", "median_ms", "vs_crun-task"
-	printf "%-10s %10.1f %12.2f\n", "crun-task", o * 1000, 1
-	printf "%-10s %10.1f %12.2f\n", "ctr", c * 1000, c / o
-	printf "%-10s %10.1f %12.2f\n", "runc", r * 1000, r / o
-	printf "# crun-task overhead over bare runc: %.1f ms\n", (o - r) * 1000
+awk -v o="$ours" -v c="$ctr" -v r="$bare" -v s="$same" 'BEGIN {
+	printf "%-16s %10s %12s\n", "tool", "median_ms", "vs_crun-task"
+	printf "%-16s %10.1f %12.2f\n", "crun-task", o * 1000, 1
+	printf "%-16s %10.1f %12.2f\n", "ctr", c * 1000, c / o
+	printf "%-16s %10.1f %12.2f\n", "runc", r * 1000, r / o
+	printf "%-16s %10.1f %12.2f\n", "runc-ckit-spec", s * 1000, s / o
+	printf "# crun-task overhead over runc with the same spec: %.1f ms\n", (o - s) * 1000
+	printf "# crun-task overhead over runc with its default spec: %.1f ms\n", (o - r) * 1000
 }'
