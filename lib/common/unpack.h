@@ -28,5 +28,12 @@ int ck_unpack_image(const struct ck_store *st, const struct ck_snapshotter *sn,
 char *ck_image_chain_id(const struct ck_store *st, const struct ck_image *img,
 			struct ck_err **errp);
 void ck_unpack_result_free(struct ck_unpack_result *res);
+/* Makes sure the image is unpacked, running the cunpack binary when it
+ * is not, and sets *chain_id to its top layer's chain ID. With quiet,
+ * cunpack shows no progress. */
+int ck_unpack_with_tool(const struct ck_store *st,
+			const struct ck_snapshotter *sn,
+			const struct ck_image *img, int quiet, char **chain_id,
+			struct ck_err **errp);
 
 #endif

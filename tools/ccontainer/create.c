@@ -14,14 +14,6 @@
 #include "unpack.h"
 #include "util.h"
 
-static void
-progress(size_t i, size_t n, const char *digest, void *arg)
-{
-	(void)arg;
-	fprintf(stderr, "ccontainer: applying layer %zu/%zu %.19s\n", i + 1,
-		n, digest);
-}
-
 static json_t *
 load_spec_file(const char *path, struct ck_err **errp)
 {
@@ -81,15 +73,15 @@ create(struct options *o, const struct ck_store *st,
        const struct ck_snapshotter *sn, struct ck_err **errp)
 {
 	struct ck_container c = { 0 };
-	struct ck_unpack_result res = { 0 };
 	struct ck_image img;
+	char *chain_id = NULL;
 	json_t *spec = NULL;
 	int rc = -1;
 
 	if (ck_image_resolve(st, o->image, &img, errp) < 0)
 		return -1;
-	if (ck_unpack_image(st, sn, &img, ck_cli_progress(0) ? progress : NULL,
-			    NULL, &res, errp) < 0)
+	if (ck_unpack_with_tool(st, sn, &img, !ck_cli_progress(0), &chain_id,
+				errp) < 0)
 		goto out;
 	spec = make_spec(o, st, sn, &img, errp);
 	if (spec == NULL)
@@ -103,12 +95,12 @@ create(struct options *o, const struct ck_store *st,
 	c.runtime = (char *)o->runtime;
 	c.labels = o->labels;
 	c.created = ck_now_rfc3339();
-	rc = ck_container_new(st, sn, &c, res.chain_id, spec, errp);
+	rc = ck_container_new(st, sn, &c, chain_id, spec, errp);
 	free(c.snapshot_key);
 	free(c.created);
 out:
 	json_decref(spec);
-	ck_unpack_result_free(&res);
+	free(chain_id);
 	ck_image_free(&img);
 	return rc;
 }

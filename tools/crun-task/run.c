@@ -175,13 +175,13 @@ write_config(struct task_opts *o, struct ctx *x, struct ck_err **errp)
 static int
 make_container(struct task_opts *o, struct ctx *x, struct ck_err **errp)
 {
-	struct ck_unpack_result res;
 	struct ck_image img;
+	char *chain_id;
 	int rc;
 
 	if (ck_image_resolve(&x->st, o->image, &img, errp) < 0)
 		return -1;
-	rc = ck_unpack_image(&x->st, &x->sn, &img, NULL, NULL, &res, errp);
+	rc = ck_unpack_with_tool(&x->st, &x->sn, &img, 1, &chain_id, errp);
 	if (rc == 0) {
 		x->c.id = ck_xstrdup(o->id);
 		x->c.image = ck_xstrdup(img.name);
@@ -193,11 +193,11 @@ make_container(struct task_opts *o, struct ctx *x, struct ck_err **errp)
 		if (rc == 0) {
 			x->made_container = 1;
 			rc = ck_sn_prepare(&x->sn, x->c.snapshot_key,
-					   res.chain_id, CK_SNAP_ACTIVE, NULL,
+					   chain_id, CK_SNAP_ACTIVE, NULL,
 					   errp);
 			x->made_snapshot = rc == 0;
 		}
-		ck_unpack_result_free(&res);
+		free(chain_id);
 	}
 	ck_image_free(&img);
 	return rc;
