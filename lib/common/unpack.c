@@ -13,109 +13,11 @@
 #include <unistd.h>
 
 #include "apply.h"
+#include "layers.h"
 #include "digest.h"
 #include "manifest.h"
 #include "unpack.h"
 #include "util.h"
-
-struct layers {
-	struct ck_manifest m;
-	char **diff_ids;
-	char **chain;
-	size_t n;
-};
-
-static void
-layers_free(struct layers *l)
-{
-	size_t i;
-
-	for (i = 0; i < l->n; i++) {
-		free(l->diff_ids[i]);
-		free(l->chain[i]);
-	}
-	free(l->diff_ids);
-	free(l->chain);
-	ck_manifest_free(&l->m);
-}
-
-static int
-read_diff_ids(json_t *cfg, struct layers *l, struct ck_err **errp)
-{
-	json_t *ids = json_object_get(json_object_get(cfg, "rootfs"),
-				      "diff_ids");
-	size_t i;
-
-	if (!json_is_array(ids) || json_array_size(ids) != l->m.n_layers)
-		return ck_err_setc(errp, CK_E_INVALID, 0,
-				   "image config lists %zu diff IDs for %zu "
-				   "layers", json_array_size(ids),
-				   l->m.n_layers);
-	l->diff_ids = ck_xcalloc(l->m.n_layers, sizeof(char *));
-	l->chain = ck_xcalloc(l->m.n_layers, sizeof(char *));
-	for (i = 0; i < l->m.n_layers; i++) {
-		const char *d = json_string_value(json_array_get(ids, i));
-
-		if (d == NULL || ck_digest_check(d, errp) < 0)
-			return ck_err_setc(errp, CK_E_INVALID, 0,
-					   "image config: invalid diff ID %zu",
-					   i + 1);
-		l->diff_ids[i] = ck_xstrdup(d);
-		if (i == 0) {
-			l->chain[i] = ck_xstrdup(d);
-		} else {
-			char *s = ck_asprintf("%s %s", l->chain[i - 1], d);
-
-			l->chain[i] = ck_sha256_bytes(s, strlen(s));
-			free(s);
-		}
-		l->n = i + 1;
-	}
-	return 0;
-}
-
-static int
-load_layers(const struct ck_store *st, const struct ck_image *img,
-	    struct layers *l, struct ck_err **errp)
-{
-	json_t *cfg;
-	int rc;
-
-	memset(l, 0, sizeof(*l));
-	if (ck_manifest_load(st, img->manifest.digest, &l->m, errp) < 0)
-		return ck_err_wrap(errp, "image '%s'", img->name);
-	if (l->m.n_layers == 0) {
-		layers_free(l);
-		return ck_err_setc(errp, CK_E_INVALID, 0,
-				   "image '%s' has no layers", img->name);
-	}
-	cfg = ck_config_load(st, img, errp);
-	if (cfg == NULL) {
-		layers_free(l);
-		return -1;
-	}
-	rc = read_diff_ids(cfg, l, errp);
-	json_decref(cfg);
-	if (rc < 0) {
-		ck_err_wrap(errp, "image '%s'", img->name);
-		layers_free(l);
-	}
-	return rc;
-}
-
-char *
-ck_image_chain_id(const struct ck_store *st, const struct ck_image *img,
-		  struct ck_err **errp)
-{
-	struct layers l;
-	char *id;
-
-	if (load_layers(st, img, &l, errp) < 0)
-		return NULL;
-	id = ck_xstrdup(l.chain[l.n - 1]);
-	layers_free(&l);
-	return id;
-}
 
 static int
 apply_into(const struct ck_store *st, const struct ck_snapshotter *sn,
@@ -168,7 +70,7 @@ apply_into(const struct ck_store *st, const struct ck_snapshotter *sn,
 
 static int
 unpack_layer(const struct ck_store *st, const struct ck_snapshotter *sn,
-	     struct layers *l, size_t i, struct ck_err **errp)
+	     struct ck_layers *l, size_t i, struct ck_err **errp)
 {
 	char *rnd = ck_random_hex(4);
 	char *key = ck_asprintf("extract-%d-%s %s", (int)getpid(), rnd,
@@ -199,15 +101,15 @@ ck_unpack_image(const struct ck_store *st, const struct ck_snapshotter *sn,
 		const struct ck_image *img, ck_unpack_progress_fn progress,
 		void *arg, struct ck_unpack_result *res, struct ck_err **errp)
 {
-	struct layers l;
+	struct ck_layers l;
 	struct ck_snapshot s;
 	size_t i;
 
 	memset(res, 0, sizeof(*res));
-	if (load_layers(st, img, &l, errp) < 0)
+	if (ck_layers_load(st, img, &l, errp) < 0)
 		return -1;
 	if (ck_sn_cleanup(sn, errp) < 0) {
-		layers_free(&l);
+		ck_layers_free(&l);
 		return -1;
 	}
 	for (i = 0; i < l.n; i++) {
@@ -218,14 +120,14 @@ ck_unpack_image(const struct ck_store *st, const struct ck_snapshotter *sn,
 		if (progress)
 			progress(i, l.n, l.m.layers[i].digest, arg);
 		if (unpack_layer(st, sn, &l, i, errp) < 0) {
-			layers_free(&l);
+			ck_layers_free(&l);
 			return ck_err_wrap(errp, "unpack '%s'", img->name);
 		}
 		res->applied++;
 	}
 	res->layers = l.n;
 	res->chain_id = ck_xstrdup(l.chain[l.n - 1]);
-	layers_free(&l);
+	ck_layers_free(&l);
 	return 0;
 }
 

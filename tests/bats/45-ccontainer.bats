@@ -626,3 +626,12 @@ runc_status() {
 	run complete_words ccontainer ls --f
 	assert_eq "$output" "--filter" "ls options"
 }
+
+@test "ccontainer, crun-task and cspec (no applier) load no libarchive" {
+	local tool
+	for tool in ccontainer crun-task cspec; do
+		run ldd "$TOP/tools/$tool/$tool"
+		assert_eq "$status" 0 "ldd $tool"
+		assert_not_contains "$output" libarchive "libraries of $tool"
+	done
+}
