@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # pull.sh - time cpull against `ctr content fetch` (containerd 1.6) and
 # `skopeo copy docker:// oci:` on the same images from one loopback
-# registry, cold each run, and print medians, ratios and peak memory.
+# registry, cold each run, and print medians, ratios and peak memory. A
+# curl row fetches the same manifest and blobs to /dev/null, as a floor.
 #
 # usage: bench/pull.sh [SHARED_BENCH_DIR]
 #   SHARED_BENCH_DIR  the peer harness with `registry` and `make-images`
@@ -94,11 +95,32 @@ peak_kib() {
 	tail -n 1 "$T/time.out"
 }
 
+# curl_config IMAGE SLUG: write a curl config that GETs the image's
+# manifest, config and layers to /dev/null: the registry's floor, with
+# no hashing and no disk.
+curl_config() {
+	local repo=${1%:*} tag=${1##*:} accept d
+	accept="Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json"
+	{
+		echo "header = \"$accept\""
+		echo "url = \"http://$REG/v2/bench/$repo/manifests/$tag\""
+		echo 'output = "/dev/null"'
+		curl -fsS -H "$accept" "http://$REG/v2/bench/$repo/manifests/$tag" |
+			jq -r '.config.digest, .layers[].digest' |
+			while read -r d; do
+				echo "url = \"http://$REG/v2/bench/$repo/blobs/$d\""
+				echo 'output = "/dev/null"'
+			done
+	} >"$T/$2.curl"
+}
+
 declare -A MEDIAN PEAK
 for image in $IMAGES; do
 	ref=$REG/bench/$image
 	slug=${image//[:\/]/-}
 	log "timing $ref"
+	curl_config "$image" "$slug"
+	cmd_curl="curl -s --parallel --parallel-max 3 -K $T/$slug.curl"
 	cmd_cpull="$CPULL ${cpull_args[*]} $ref"
 	cmd_ctr="$C content fetch --plain-http $ref"
 	cmd_skopeo="skopeo copy -q --src-tls-verify=false docker://$ref oci:$T/oci:x"
@@ -106,8 +128,9 @@ for image in $IMAGES; do
 		--export-json "$T/$slug.json" \
 		-n cpull --prepare "rm -rf $T/ckit; sync" "$cmd_cpull" \
 		-n ctr --prepare "$T/ctr-clean" "$cmd_ctr" \
-		-n skopeo --prepare "rm -rf $T/oci; sync" "$cmd_skopeo" >&2
-	for tool in cpull ctr skopeo; do
+		-n skopeo --prepare "rm -rf $T/oci; sync" "$cmd_skopeo" \
+		-n curl "$cmd_curl" >&2
+	for tool in cpull ctr skopeo curl; do
 		MEDIAN[$slug,$tool]=$(jq -r --arg n "$tool" \
 			'.results[] | select(.command == $n) | .median' "$T/$slug.json")
 	done
@@ -117,6 +140,7 @@ for image in $IMAGES; do
 	PEAK[$slug,ctr]=$(peak_kib $cmd_ctr)
 	rm -rf "$T/oci"
 	PEAK[$slug,skopeo]=$(peak_kib $cmd_skopeo)
+	PEAK[$slug,curl]=$(peak_kib $cmd_curl)
 done
 CTRD_HWM=$(awk '/^VmHWM/ {print $2}' "/proc/$CTRD_PID/status")
 
@@ -125,10 +149,11 @@ echo "# median seconds of $RUNS cold runs; ratio = tool / cpull; peak RSS of the
 printf '%-18s %-7s %9s %7s %10s\n' image tool median ratio peak_MiB
 for image in $IMAGES; do
 	slug=${image//[:\/]/-}
-	for tool in cpull ctr skopeo; do
+	for tool in cpull ctr skopeo curl; do
 		awk -v i="$image" -v t="$tool" -v m="${MEDIAN[$slug,$tool]}" \
 			-v c="${MEDIAN[$slug,cpull]}" -v p="${PEAK[$slug,$tool]}" \
 			'BEGIN { printf "%-18s %-7s %9.3f %7.2f %10.1f\n", i, t, m, m / c, p / 1024 }'
 	done
 done
 echo "# ctr's peak is the client only; the containerd daemon's VmHWM over the whole run: $((CTRD_HWM / 1024)) MiB"
+echo "# curl: the same manifest and blobs to /dev/null, 3 at a time, unhashed: the registry's floor"
