@@ -43,6 +43,9 @@ struct ck_snapshot {
 	char *parent;	/* key of the parent, or NULL */
 	enum ck_snap_kind kind;
 	char *created;
+	/* Diff IDs of the layers an unpack applied on the parent, oldest
+	 * first, NULL-terminated. NULL when no unpack committed it. */
+	char **diff_ids;
 };
 
 /* A mount in the shape of an OCI runtime spec mount. */
@@ -72,6 +75,11 @@ int ck_sn_prepare(const struct ck_snapshotter *sn, const char *key,
  * concurrent unpack committed the same chain) key is removed instead. */
 int ck_sn_commit(const struct ck_snapshotter *sn, const char *name,
 		 const char *key, struct ck_err **errp);
+/* Commits like ck_sn_commit and records the diff IDs of the n layers
+ * that key holds on top of its parent. */
+int ck_sn_commit_layers(const struct ck_snapshotter *sn, const char *name,
+			const char *key, char *const *diff_ids, size_t n,
+			struct ck_err **errp);
 /* Removes a snapshot that has no children. */
 int ck_sn_remove(const struct ck_snapshotter *sn, const char *key,
 		 struct ck_err **errp);

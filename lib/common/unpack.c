@@ -182,7 +182,8 @@ unpack_layer(const struct ck_store *st, const struct ck_snapshotter *sn,
 		rc = apply_into(st, sn, key, &l->m.layers[i],
 				l->diff_ids[i], errp);
 		if (rc == 0)
-			rc = ck_sn_commit(sn, l->chain[i], key, errp);
+			rc = ck_sn_commit_layers(sn, l->chain[i], key,
+						 &l->diff_ids[i], 1, errp);
 		else
 			ck_sn_remove(sn, key, NULL);
 	}

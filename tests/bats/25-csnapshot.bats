@@ -90,12 +90,27 @@ os.setxattr(sys.argv[1], "security.capability",
 	assert_eq "$(jq -r .kind <<<"$output")" committed "kind"
 	assert_eq "$(jq -r .snapshotter <<<"$output")" overlayfs "snapshotter"
 	assert_eq "$(<"$(jq -r .path <<<"$output")/file")" data "file in path"
+	assert_eq "$(jq -r 'has("diff_ids")' <<<"$output")" false "diff IDs"
 	run_tool 1 "$CSNAPSHOT" prepare child layer1
 	assert_contains "$stderr" "snapshot 'child' already exists"
 	run_tool 1 "$CSNAPSHOT" commit layer1 child
 	assert_contains "$stderr" "snapshot 'layer1' already exists"
 	run_tool 1 "$CSNAPSHOT" info nothing
 	assert_contains "$stderr" "snapshot 'nothing' not found"
+}
+
+@test "csnapshot info (unpacked layers) prints diff IDs" {
+	pull_fixture layers
+	run_tool 0 cunpack "$REGISTRY/test/layers:latest"
+	local top=$output ids
+	ids=$(fixture_blob layers "$(fixture_config_digest layers)" |
+		jq -c .rootfs.diff_ids)
+	run_tool 0 "$CSNAPSHOT" info "$top"
+	assert_eq "$(jq -c .diff_ids <<<"$output")" "$(jq -c '.[3:]' <<<"$ids")" \
+		"diff IDs of the top layer"
+	run_tool 0 "$CSNAPSHOT" info "$(jq -r .parent <<<"$output")"
+	assert_eq "$(jq -c .diff_ids <<<"$output")" "$(jq -c '.[2:3]' <<<"$ids")" \
+		"diff IDs of its parent"
 }
 
 @test "csnapshot rm (children, container) keeps the snapshot" {
