@@ -30,11 +30,19 @@ enum ck_sn_type {
 	CK_SN_NATIVE,		/* full copies of the parent */
 };
 
+/* Whether an unpack applies its missing layers into one snapshot. */
+enum ck_sn_flatten {
+	CK_FLATTEN_DEFAULT = 0,	/* native flattens, btrfs and overlayfs not */
+	CK_FLATTEN_ON,		/* btrfs and native only */
+	CK_FLATTEN_OFF,
+};
+
 struct ck_snapshotter {
 	char *name;		/* "overlayfs", "btrfs" or "native" */
 	char *dir;		/* <root>/snapshots/<name> */
 	enum ck_sn_type type;
 	int no_sync;		/* unpack commits layers without syncfs */
+	enum ck_sn_flatten flatten;	/* unpack's layers per snapshot */
 };
 
 struct ck_snapshot {
