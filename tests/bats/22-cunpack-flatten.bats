@@ -177,6 +177,11 @@ shared_prefix() {
 	assert_file_not_exists "$(snapshot_fs "$fork")/bin/vi" "busybox's /bin/vi"
 	assert_eq "$(ls -A "$(snapshot_fs "$fork")/data/tree")" fork.txt "entries of /data/tree"
 	assert_tree "$(snapshot_fs "$layers")" "$LAYERS_EXPECTED"
+
+	# test/layers' top snapshot is there, though its lower ones are not.
+	run_tool 0 cunpack --json --flatten --snapshotter "$sn" \
+		"$REGISTRY/test/layers:latest"
+	assert_eq "$(jq -r .applied <<<"$output")" 0 "layers applied again"
 }
 
 # kill_flattened SNAPSHOTTER: kill -9 a flattened unpack of 120 layers
