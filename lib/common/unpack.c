@@ -2,9 +2,9 @@
 /*
  * Image unpacking. Layers are applied into an "extract-" snapshot, locked
  * by its writer, which is then committed under the chain ID of its top
- * layer. Each layer gets its own snapshot, unless the unpack is flattened:
- * then all the layers not yet unpacked go into one snapshot. Layers up to
- * the deepest chain ID already committed are skipped. A killed unpack
+ * layer. Each layer gets its own snapshot unless the unpack is flattened,
+ * which puts all the layers not yet unpacked into one snapshot. Layers up
+ * to the deepest chain ID already committed are skipped. A killed unpack
  * leaves only an unlocked extract snapshot, which the next unpack removes.
  */
 #define _GNU_SOURCE
@@ -132,25 +132,20 @@ apply_layer(const struct ck_store *st, const struct ck_snapshotter *sn,
 	int rc;
 
 	if (ck_layer_compression(layer->media_type) == CK_COMP_UNKNOWN)
-		rc = ck_err_setc(errp, CK_E_INVALID, 0, "unsupported layer "
-				 "media type '%s'", layer->media_type);
-	else if (!ck_store_blob_exists(st, layer->digest))
-		rc = ck_err_setc(errp, CK_E_NOTFOUND, 0, "blob is not in the "
-				 "store; pull the image again");
-	else
-		rc = 0;
-	if (rc == 0) {
-		blob = ck_store_blob_path(st, layer->digest);
-		opts.mode = sn->type == CK_SN_OVERLAY ? CK_APPLY_OVERLAY :
-			CK_APPLY_PLAIN;
-		opts.lowers = lowers;
-		opts.digest = layer->digest;
-		opts.diff_id = l->diff_ids[i];
-		rc = ck_apply_layer(blob, dir, &opts, NULL, errp);
-		free(blob);
-	}
-	if (rc < 0)
-		ck_err_wrap(errp, "layer %zu '%s'", i + 1, layer->digest);
+		return ck_err_setc(errp, CK_E_INVALID, 0,
+				   "unsupported layer media type '%s'",
+				   layer->media_type);
+	if (!ck_store_blob_exists(st, layer->digest))
+		return ck_err_setc(errp, CK_E_NOTFOUND, 0, "blob is not in "
+				   "the store; pull the image again");
+	blob = ck_store_blob_path(st, layer->digest);
+	opts.mode = sn->type == CK_SN_OVERLAY ? CK_APPLY_OVERLAY :
+		CK_APPLY_PLAIN;
+	opts.lowers = lowers;
+	opts.digest = layer->digest;
+	opts.diff_id = l->diff_ids[i];
+	rc = ck_apply_layer(blob, dir, &opts, NULL, errp);
+	free(blob);
 	return rc;
 }
 
@@ -195,6 +190,9 @@ fill_snapshot(const struct ck_store *st, const struct ck_snapshotter *sn,
 		if (progress)
 			progress(i, l->n, l->m.layers[i].digest, arg);
 		rc = apply_layer(st, sn, l, i, dir, lowers, errp);
+		if (rc < 0)
+			ck_err_wrap(errp, "layer %zu '%s'", i + 1,
+				    l->m.layers[i].digest);
 	}
 	if (rc == 0 && !sn->no_sync)
 		rc = sync_dir(dir, errp);
@@ -238,9 +236,9 @@ unpack_layers(const struct ck_store *st, const struct ck_snapshotter *sn,
 	return rc;
 }
 
-/* Returns how many leading layers of l need no unpacking: all up to the
- * deepest one whose chain ID has a snapshot. A flattened unpack leaves
- * the chain IDs below its top without one. */
+/* Returns the number of leading layers of l that need no unpacking, up to
+ * the deepest one whose chain ID has a snapshot. A lower chain ID may have
+ * none, because a flattened unpack commits only its top one. */
 static size_t
 count_unpacked(const struct ck_snapshotter *sn, const struct layers *l)
 {
