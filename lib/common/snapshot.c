@@ -138,6 +138,25 @@ lock_sn(const struct ck_snapshotter *sn, struct ck_err **errp)
 	return fd;
 }
 
+/* Returns the strings of the array ids, NULL-terminated, or NULL when
+ * ids is not an array of strings. */
+static char **
+parse_diff_ids(json_t *ids)
+{
+	char **v;
+	size_t i, n = json_array_size(ids);
+
+	if (!json_is_array(ids))
+		return NULL;
+	for (i = 0; i < n; i++)
+		if (!json_is_string(json_array_get(ids, i)))
+			return NULL;
+	v = ck_xcalloc(n + 1, sizeof(*v));
+	for (i = 0; i < n; i++)
+		v[i] = ck_xstrdup(json_string_value(json_array_get(ids, i)));
+	return v;
+}
+
 static int
 parse_record(json_t *j, struct ck_snapshot *s)
 {
@@ -161,6 +180,7 @@ parse_record(json_t *j, struct ck_snapshot *s)
 	s->id = ck_xstrdup(id);
 	s->parent = parent ? ck_xstrdup(parent) : NULL;
 	s->created = created ? ck_xstrdup(created) : NULL;
+	s->diff_ids = parse_diff_ids(json_object_get(j, "diff_ids"));
 	return 0;
 }
 
@@ -246,6 +266,14 @@ write_record(const struct ck_snapshotter *sn, const struct ck_snapshot *s,
 		json_object_set_new(j, "parent", json_string(s->parent));
 	if (s->created)
 		json_object_set_new(j, "created", json_string(s->created));
+	if (s->diff_ids) {
+		json_t *ids = json_array();
+		size_t i;
+
+		for (i = 0; s->diff_ids[i]; i++)
+			json_array_append_new(ids, json_string(s->diff_ids[i]));
+		json_object_set_new(j, "diff_ids", ids);
+	}
 	text = json_dumps(j, JSON_COMPACT);
 	rc = durable ? ck_write_file_atomic(p, text, strlen(text), 0600, errp) :
 		write_quick(p, text, errp);
@@ -439,8 +467,17 @@ int
 ck_sn_commit(const struct ck_snapshotter *sn, const char *name,
 	     const char *key, struct ck_err **errp)
 {
+	return ck_sn_commit_layers(sn, name, key, NULL, 0, errp);
+}
+
+int
+ck_sn_commit_layers(const struct ck_snapshotter *sn, const char *name,
+		    const char *key, char *const *diff_ids, size_t n,
+		    struct ck_err **errp)
+{
 	struct ck_snapshot s, other;
 	char *meta;
+	size_t i;
 	int lock, rc = -1;
 
 	lock = lock_sn(sn, errp);
@@ -473,6 +510,12 @@ ck_sn_commit(const struct ck_snapshotter *sn, const char *name,
 	free(s.key);
 	s.key = ck_xstrdup(name);
 	s.kind = CK_SNAP_COMMITTED;
+	if (diff_ids != NULL) {
+		ck_strv_free(s.diff_ids);
+		s.diff_ids = ck_xcalloc(n + 1, sizeof(*s.diff_ids));
+		for (i = 0; i < n; i++)
+			s.diff_ids[i] = ck_xstrdup(diff_ids[i]);
+	}
 	/* The new record goes in before the old one goes, so the
 	 * directories always have a record. remove_locked keeps
 	 * directories whose id another record still names. */
@@ -728,6 +771,7 @@ ck_snapshot_free(struct ck_snapshot *s)
 	free(s->id);
 	free(s->parent);
 	free(s->created);
+	ck_strv_free(s->diff_ids);
 	memset(s, 0, sizeof(*s));
 }
 

@@ -30,11 +30,19 @@ enum ck_sn_type {
 	CK_SN_NATIVE,		/* full copies of the parent */
 };
 
+/* Whether an unpack applies its missing layers into one snapshot. */
+enum ck_sn_flatten {
+	CK_FLATTEN_DEFAULT = 0,	/* native flattens, btrfs and overlayfs not */
+	CK_FLATTEN_ON,		/* btrfs and native only */
+	CK_FLATTEN_OFF,
+};
+
 struct ck_snapshotter {
 	char *name;		/* "overlayfs", "btrfs" or "native" */
 	char *dir;		/* <root>/snapshots/<name> */
 	enum ck_sn_type type;
 	int no_sync;		/* unpack commits layers without syncfs */
+	enum ck_sn_flatten flatten;	/* unpack's layers per snapshot */
 };
 
 struct ck_snapshot {
@@ -43,6 +51,9 @@ struct ck_snapshot {
 	char *parent;	/* key of the parent, or NULL */
 	enum ck_snap_kind kind;
 	char *created;
+	/* Diff IDs of the layers an unpack applied on the parent, oldest
+	 * first, NULL-terminated. NULL when no unpack committed it. */
+	char **diff_ids;
 };
 
 /* A mount in the shape of an OCI runtime spec mount. */
@@ -72,6 +83,11 @@ int ck_sn_prepare(const struct ck_snapshotter *sn, const char *key,
  * concurrent unpack committed the same chain) key is removed instead. */
 int ck_sn_commit(const struct ck_snapshotter *sn, const char *name,
 		 const char *key, struct ck_err **errp);
+/* Commits like ck_sn_commit and records the diff IDs of the n layers
+ * that key holds on top of its parent. */
+int ck_sn_commit_layers(const struct ck_snapshotter *sn, const char *name,
+			const char *key, char *const *diff_ids, size_t n,
+			struct ck_err **errp);
 /* Removes a snapshot that has no children. */
 int ck_sn_remove(const struct ck_snapshotter *sn, const char *key,
 		 struct ck_err **errp);

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Image unpacking. Each layer is applied into an "extract-" snapshot that
- * its writer holds locked, then committed under its chain ID; a layer
- * already committed is skipped. A killed unpack leaves only an unlocked
- * extract snapshot, which the next unpack removes.
+ * Image unpacking. Layers are applied into an "extract-" snapshot, locked
+ * by its writer, which is then committed under the chain ID of its top
+ * layer. Each layer gets its own snapshot unless the unpack is flattened,
+ * which puts all the layers not yet unpacked into one snapshot. Layers up
+ * to the deepest chain ID already committed are skipped. A killed unpack
+ * leaves only an unlocked extract snapshot, which the next unpack removes.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -19,15 +21,17 @@
 #include "unpack.h"
 #include "util.h"
 
+/* Applies layer i of l into dir, the fs dir of an active snapshot whose
+ * parents' dirs are lowers. */
 static int
-apply_into(const struct ck_store *st, const struct ck_snapshotter *sn,
-	   const char *key, const struct ck_descriptor *layer,
-	   const char *diff_id, struct ck_err **errp)
+apply_layer(const struct ck_store *st, const struct ck_snapshotter *sn,
+	    const struct ck_layers *l, size_t i, const char *dir,
+	    char *const *lowers, struct ck_err **errp)
 {
+	const struct ck_descriptor *layer = &l->m.layers[i];
 	struct ck_apply_opts opts = { 0 };
-	struct ck_snapshot s;
-	char **lowers, *dir, *blob;
-	int rc, fd;
+	char *blob;
+	int rc;
 
 	if (ck_layer_compression(layer->media_type) == CK_COMP_UNKNOWN)
 		return ck_err_setc(errp, CK_E_INVALID, 0,
@@ -36,6 +40,46 @@ apply_into(const struct ck_store *st, const struct ck_snapshotter *sn,
 	if (!ck_store_blob_exists(st, layer->digest))
 		return ck_err_setc(errp, CK_E_NOTFOUND, 0, "blob is not in "
 				   "the store; pull the image again");
+	blob = ck_store_blob_path(st, layer->digest);
+	opts.mode = sn->type == CK_SN_OVERLAY ? CK_APPLY_OVERLAY :
+		CK_APPLY_PLAIN;
+	opts.lowers = lowers;
+	opts.digest = layer->digest;
+	opts.diff_id = l->diff_ids[i];
+	rc = ck_apply_layer(blob, dir, &opts, NULL, errp);
+	free(blob);
+	return rc;
+}
+
+/* Flushes the filesystem of dir. A snapshot's layers must be on disk
+ * before it is committed, or a crash could leave a committed, incomplete
+ * layer. */
+static int
+sync_dir(const char *dir, struct ck_err **errp)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc = 0;
+
+	if (fd < 0 || syncfs(fd) < 0)
+		rc = ck_err_set(errp, errno, "sync '%s'", dir);
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/* Applies the layers of l with indexes first to end - 1, in order, into
+ * the active snapshot key, then syncs once. */
+static int
+fill_snapshot(const struct ck_store *st, const struct ck_snapshotter *sn,
+	      const char *key, const struct ck_layers *l, size_t first,
+	      size_t end, ck_unpack_progress_fn progress, void *arg,
+	      struct ck_err **errp)
+{
+	struct ck_snapshot s;
+	char **lowers, *dir;
+	size_t i;
+	int rc = 0;
+
 	if (ck_sn_stat(sn, key, &s, errp) < 0)
 		return -1;
 	lowers = ck_sn_lowers(sn, key, errp);
@@ -44,56 +88,90 @@ apply_into(const struct ck_store *st, const struct ck_snapshotter *sn,
 		return -1;
 	}
 	dir = ck_sn_fs_dir(sn, &s);
-	blob = ck_store_blob_path(st, layer->digest);
-	opts.mode = sn->type == CK_SN_OVERLAY ? CK_APPLY_OVERLAY :
-		CK_APPLY_PLAIN;
-	opts.lowers = lowers;
-	opts.digest = layer->digest;
-	opts.diff_id = diff_id;
-	rc = ck_apply_layer(blob, dir, &opts, NULL, errp);
-	if (rc == 0 && !sn->no_sync) {
-		/* The layer must be on disk before its snapshot is
-		 * committed, or a crash could leave a committed,
-		 * incomplete layer. */
-		fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (fd < 0 || syncfs(fd) < 0)
-			rc = ck_err_set(errp, errno, "sync '%s'", dir);
-		if (fd >= 0)
-			close(fd);
+	for (i = first; rc == 0 && i < end; i++) {
+		if (progress)
+			progress(i, l->n, l->m.layers[i].digest, arg);
+		rc = apply_layer(st, sn, l, i, dir, lowers, errp);
+		if (rc < 0)
+			ck_err_wrap(errp, "layer %zu '%s'", i + 1,
+				    l->m.layers[i].digest);
 	}
-	free(blob);
+	if (rc == 0 && !sn->no_sync)
+		rc = sync_dir(dir, errp);
 	free(dir);
 	ck_strv_free(lowers);
 	ck_snapshot_free(&s);
 	return rc;
 }
 
+/*
+ * Applies the layers of l with indexes first to end - 1 into one
+ * "extract-" snapshot on the snapshot of layer first - 1, and commits it
+ * under the chain ID of layer end - 1. Layers first to end - 2 get no
+ * snapshot of their own.
+ */
 static int
-unpack_layer(const struct ck_store *st, const struct ck_snapshotter *sn,
-	     struct ck_layers *l, size_t i, struct ck_err **errp)
+unpack_layers(const struct ck_store *st, const struct ck_snapshotter *sn,
+	      const struct ck_layers *l, size_t first, size_t end,
+	      ck_unpack_progress_fn progress, void *arg, struct ck_err **errp)
 {
+	const char *name = l->chain[end - 1];
 	char *rnd = ck_random_hex(4);
-	char *key = ck_asprintf("extract-%d-%s %s", (int)getpid(), rnd,
-				l->chain[i]);
+	char *key = ck_asprintf("extract-%d-%s %s", (int)getpid(), rnd, name);
 	int lock = -1, rc;
 
 	free(rnd);
-	rc = ck_sn_prepare(sn, key, i ? l->chain[i - 1] : NULL,
+	rc = ck_sn_prepare(sn, key, first ? l->chain[first - 1] : NULL,
 			   CK_SNAP_ACTIVE, &lock, errp);
 	if (rc == 0) {
-		rc = apply_into(st, sn, key, &l->m.layers[i],
-				l->diff_ids[i], errp);
+		rc = fill_snapshot(st, sn, key, l, first, end, progress, arg,
+				   errp);
 		if (rc == 0)
-			rc = ck_sn_commit(sn, l->chain[i], key, errp);
+			rc = ck_sn_commit_layers(sn, name, key,
+						 l->diff_ids + first,
+						 end - first, errp);
 		else
 			ck_sn_remove(sn, key, NULL);
 	}
 	ck_unlock(lock);
 	free(key);
-	if (rc < 0)
-		ck_err_wrap(errp, "layer %zu '%s'", i + 1,
-			    l->m.layers[i].digest);
 	return rc;
+}
+
+/* Returns the number of leading layers of l that need no unpacking, up to
+ * the deepest one whose chain ID has a snapshot. A lower chain ID may have
+ * none, because a flattened unpack commits only its top one. */
+static size_t
+count_unpacked(const struct ck_snapshotter *sn, const struct ck_layers *l)
+{
+	struct ck_snapshot s;
+	size_t i;
+
+	for (i = l->n; i > 0; i--) {
+		if (ck_sn_stat(sn, l->chain[i - 1], &s, NULL) == 0) {
+			ck_snapshot_free(&s);
+			break;
+		}
+	}
+	return i;
+}
+
+static int
+should_flatten(const struct ck_snapshotter *sn, struct ck_err **errp)
+{
+	switch (sn->flatten) {
+	case CK_FLATTEN_ON:
+		if (sn->type == CK_SN_OVERLAY)
+			return ck_err_setc(errp, CK_E_INVALID, 0,
+					   "snapshotter '%s' keeps one layer "
+					   "per snapshot; only btrfs and "
+					   "native can flatten", sn->name);
+		return 1;
+	case CK_FLATTEN_OFF:
+		return 0;
+	default:
+		return sn->type == CK_SN_NATIVE;
+	}
 }
 
 int
@@ -102,30 +180,35 @@ ck_unpack_image(const struct ck_store *st, const struct ck_snapshotter *sn,
 		void *arg, struct ck_unpack_result *res, struct ck_err **errp)
 {
 	struct ck_layers l;
-	struct ck_snapshot s;
-	size_t i;
+	size_t i, start;
+	int flatten, rc = 0;
 
 	memset(res, 0, sizeof(*res));
+	flatten = should_flatten(sn, errp);
+	if (flatten < 0)
+		return -1;
 	if (ck_layers_load(st, img, &l, errp) < 0)
 		return -1;
 	if (ck_sn_cleanup(sn, errp) < 0) {
 		ck_layers_free(&l);
 		return -1;
 	}
-	for (i = 0; i < l.n; i++) {
-		if (ck_sn_stat(sn, l.chain[i], &s, NULL) == 0) {
-			ck_snapshot_free(&s);
-			continue;
-		}
-		if (progress)
-			progress(i, l.n, l.m.layers[i].digest, arg);
-		if (unpack_layer(st, sn, &l, i, errp) < 0) {
-			ck_layers_free(&l);
-			return ck_err_wrap(errp, "unpack '%s'", img->name);
-		}
-		res->applied++;
+	start = count_unpacked(sn, &l);
+	if (flatten) {
+		if (start < l.n)
+			rc = unpack_layers(st, sn, &l, start, l.n, progress,
+					   arg, errp);
+	} else {
+		for (i = start; rc == 0 && i < l.n; i++)
+			rc = unpack_layers(st, sn, &l, i, i + 1, progress, arg,
+					   errp);
+	}
+	if (rc < 0) {
+		ck_layers_free(&l);
+		return ck_err_wrap(errp, "unpack '%s'", img->name);
 	}
 	res->layers = l.n;
+	res->applied = l.n - start;
 	res->chain_id = ck_xstrdup(l.chain[l.n - 1]);
 	ck_layers_free(&l);
 	return 0;

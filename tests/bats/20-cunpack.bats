@@ -14,10 +14,14 @@ teardown() {
 	ckit_teardown
 }
 
-@test "cunpack --help prints usage" {
+@test "cunpack --help prints usage on one screen" {
 	run_tool 0 cunpack --help
 	assert_contains "$output" "usage: cunpack"
+	assert_contains "$output" "--no-flatten"
 	assert_contains "$output" "Exit status"
+	(($(wc -l <<<"$output") <= 24)) ||
+		{ echo "help has $(wc -l <<<"$output") lines, more than 24" >&2; return 1; }
+	assert_eq "$(awk 'length > 80' <<<"$output")" "" "help lines over 80 columns"
 }
 
 @test "cunpack --bogus (bad option) exits 2" {

@@ -16,27 +16,6 @@ teardown() {
 	ckit_teardown
 }
 
-# umoci_fixture NAME DIR: unpack fixture NAME's linux/amd64 image with
-# umoci.  umoci 0.4.7 reads neither zstd layers nor a tag on an index,
-# so test/layers is read from its all-gzip copy and an index is replaced
-# by its amd64 manifest in a copy of the layout.
-umoci_fixture() {
-	local name=$1 dir=$2 layout digest
-
-	[[ $name == layers ]] && name=layers-gzip
-	layout=$BATS_TEST_TMPDIR/umoci-layout
-	cp -al "$(fixture_layout "$name")" "$layout"
-	digest=$(fixture_manifest_digest "$name")
-	rm "$layout/index.json"
-	jq -c --arg d "$digest" --argjson s \
-		"$(stat -c %s "$layout/blobs/sha256/${digest#sha256:}")" \
-		'.manifests = [{mediaType: "application/vnd.oci.image.manifest.v1+json",
-			digest: $d, size: $s,
-			annotations: {"org.opencontainers.image.ref.name": "oci"}}]' \
-		"$(fixture_layout "$name")/index.json" >"$layout/index.json"
-	umoci raw unpack --image "$layout:oci" "$dir"
-}
-
 # differential SNAPSHOTTER NAME [TAG]: unpack fixture NAME with
 # SNAPSHOTTER and compare its mounted view with umoci's tree.
 differential() {

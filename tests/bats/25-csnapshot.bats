@@ -17,36 +17,6 @@ teardown() {
 	ckit_teardown
 }
 
-# image_plus SRC KEEP BLOB MEDIA_TYPE DIFF_ID OUT: write to OUT a copy of
-# the OCI layout SRC (tag latest) with its first KEEP layers, then BLOB.
-image_plus() {
-	local src=$1 keep=$2 blob=$3 mt=$4 diff_id=$5 out=$6
-	local m man c cfg hex size chex mhex
-
-	cp -a "$src" "$out"
-	m=$(jq -r '.manifests[0].digest' "$out/index.json")
-	man=$(<"$out/blobs/sha256/${m#sha256:}")
-	c=$(jq -r .config.digest <<<"$man")
-	hex=$(sha256sum <"$blob" | cut -c1-64)
-	size=$(stat -c %s "$blob")
-	cp "$blob" "$out/blobs/sha256/$hex"
-	cfg=$(jq -c --arg d "$diff_id" --argjson k "$keep" \
-		'.rootfs.diff_ids = .rootfs.diff_ids[:$k] + [$d] | del(.history)' \
-		"$out/blobs/sha256/${c#sha256:}")
-	chex=$(printf '%s' "$cfg" | sha256sum | cut -c1-64)
-	printf '%s' "$cfg" >"$out/blobs/sha256/$chex"
-	man=$(jq -c --arg c "sha256:$chex" --argjson cs "${#cfg}" \
-		--arg d "sha256:$hex" --argjson s "$size" --arg mt "$mt" \
-		--argjson k "$keep" '.config.digest = $c | .config.size = $cs |
-		.layers = .layers[:$k] + [{mediaType: $mt, digest: $d, size: $s}]' \
-		<<<"$man")
-	mhex=$(printf '%s' "$man" | sha256sum | cut -c1-64)
-	printf '%s' "$man" >"$out/blobs/sha256/$mhex"
-	jq -c --arg d "sha256:$mhex" --argjson s "${#man}" \
-		'.manifests[0].digest = $d | .manifests[0].size = $s' \
-		"$src/index.json" >"$out/index.json"
-}
-
 # push_plus NAME KEEP DIFF_JSON: push test/layers' first KEEP layers plus
 # the layer that `csnapshot diff --json --store` printed as DIFF_JSON, as
 # $REGISTRY/test/NAME:latest, and pull it.
@@ -120,12 +90,27 @@ os.setxattr(sys.argv[1], "security.capability",
 	assert_eq "$(jq -r .kind <<<"$output")" committed "kind"
 	assert_eq "$(jq -r .snapshotter <<<"$output")" overlayfs "snapshotter"
 	assert_eq "$(<"$(jq -r .path <<<"$output")/file")" data "file in path"
+	assert_eq "$(jq -r 'has("diff_ids")' <<<"$output")" false "diff IDs"
 	run_tool 1 "$CSNAPSHOT" prepare child layer1
 	assert_contains "$stderr" "snapshot 'child' already exists"
 	run_tool 1 "$CSNAPSHOT" commit layer1 child
 	assert_contains "$stderr" "snapshot 'layer1' already exists"
 	run_tool 1 "$CSNAPSHOT" info nothing
 	assert_contains "$stderr" "snapshot 'nothing' not found"
+}
+
+@test "csnapshot info (unpacked layers) prints diff IDs" {
+	pull_fixture layers
+	run_tool 0 cunpack "$REGISTRY/test/layers:latest"
+	local top=$output ids
+	ids=$(fixture_blob layers "$(fixture_config_digest layers)" |
+		jq -c .rootfs.diff_ids)
+	run_tool 0 "$CSNAPSHOT" info "$top"
+	assert_eq "$(jq -c .diff_ids <<<"$output")" "$(jq -c '.[3:]' <<<"$ids")" \
+		"diff IDs of the top layer"
+	run_tool 0 "$CSNAPSHOT" info "$(jq -r .parent <<<"$output")"
+	assert_eq "$(jq -c .diff_ids <<<"$output")" "$(jq -c '.[2:3]' <<<"$ids")" \
+		"diff IDs of its parent"
 }
 
 @test "csnapshot rm (children, container) keeps the snapshot" {

@@ -53,6 +53,13 @@ complete_words() {
 	assert_eq "$output" $'docker.io/library/alpha:1\ndocker.io/library/beta:2' "candidates"
 }
 
+@test "completion cunpack --no- lists the negative options" {
+	run complete_words "$TOP/completions/bash/cunpack" _cunpack cunpack --no-
+	assert_eq "$output" $'--no-sync\n--no-flatten' "candidates"
+	run complete_words "$TOP/completions/bash/cunpack" _cunpack cunpack --fl
+	assert_eq "$output" "--flatten" "candidates"
+}
+
 @test "completion cspec --cap-add lists capabilities" {
 	run complete_words "$TOP/completions/bash/cspec" _cspec cspec --cap-add sys_a
 	assert_eq "$output" "SYS_ADMIN" "candidates"

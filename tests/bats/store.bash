@@ -144,3 +144,54 @@ assert_host_untouched() {
 assert_trees_equal() {
 	"$FIXTURES/tree-compare" "$1" "$2"
 }
+
+# umoci_fixture NAME DIR: unpack fixture NAME's linux/amd64 image with
+# umoci.  umoci 0.4.7 reads neither zstd layers nor a tag on an index,
+# so test/layers is read from its all-gzip copy and an index is replaced
+# by its amd64 manifest in a copy of the layout.
+umoci_fixture() {
+	local name=$1 dir=$2 layout digest
+
+	[[ $name == layers ]] && name=layers-gzip
+	layout=$BATS_TEST_TMPDIR/umoci-layout-$name
+	cp -al "$(fixture_layout "$name")" "$layout"
+	digest=$(fixture_manifest_digest "$name")
+	rm "$layout/index.json"
+	jq -c --arg d "$digest" --argjson s \
+		"$(stat -c %s "$layout/blobs/sha256/${digest#sha256:}")" \
+		'.manifests = [{mediaType: "application/vnd.oci.image.manifest.v1+json",
+			digest: $d, size: $s,
+			annotations: {"org.opencontainers.image.ref.name": "oci"}}]' \
+		"$(fixture_layout "$name")/index.json" >"$layout/index.json"
+	umoci raw unpack --image "$layout:oci" "$dir"
+}
+
+# image_plus SRC KEEP BLOB MEDIA_TYPE DIFF_ID OUT: write to OUT a copy of
+# the OCI layout SRC (tag latest) with its first KEEP layers, then BLOB.
+image_plus() {
+	local src=$1 keep=$2 blob=$3 mt=$4 diff_id=$5 out=$6
+	local m man c cfg hex size chex mhex
+
+	cp -a "$src" "$out"
+	m=$(jq -r '.manifests[0].digest' "$out/index.json")
+	man=$(<"$out/blobs/sha256/${m#sha256:}")
+	c=$(jq -r .config.digest <<<"$man")
+	hex=$(sha256sum <"$blob" | cut -c1-64)
+	size=$(stat -c %s "$blob")
+	cp "$blob" "$out/blobs/sha256/$hex"
+	cfg=$(jq -c --arg d "$diff_id" --argjson k "$keep" \
+		'.rootfs.diff_ids = .rootfs.diff_ids[:$k] + [$d] | del(.history)' \
+		"$out/blobs/sha256/${c#sha256:}")
+	chex=$(printf '%s' "$cfg" | sha256sum | cut -c1-64)
+	printf '%s' "$cfg" >"$out/blobs/sha256/$chex"
+	man=$(jq -c --arg c "sha256:$chex" --argjson cs "${#cfg}" \
+		--arg d "sha256:$hex" --argjson s "$size" --arg mt "$mt" \
+		--argjson k "$keep" '.config.digest = $c | .config.size = $cs |
+		.layers = .layers[:$k] + [{mediaType: $mt, digest: $d, size: $s}]' \
+		<<<"$man")
+	mhex=$(printf '%s' "$man" | sha256sum | cut -c1-64)
+	printf '%s' "$man" >"$out/blobs/sha256/$mhex"
+	jq -c --arg d "sha256:$mhex" --argjson s "${#man}" \
+		'.manifests[0].digest = $d | .manifests[0].size = $s' \
+		"$src/index.json" >"$out/index.json"
+}

@@ -268,6 +268,14 @@ cmd_info(struct ctx *c, struct ck_err **errp)
 	path = ck_sn_fs_dir(&c->sn, &s);
 	json_object_set_new(j, "path", json_string(path));
 	free(path);
+	if (s.diff_ids) {
+		json_t *ids = json_array();
+		size_t i;
+
+		for (i = 0; s.diff_ids[i]; i++)
+			json_array_append_new(ids, json_string(s.diff_ids[i]));
+		json_object_set_new(j, "diff_ids", ids);
+	}
 	ck_cli_print_json(j);
 	json_decref(j);
 	ck_snapshot_free(&s);

@@ -23,15 +23,17 @@ struct options {
 	int quiet;
 	int json;
 	int no_sync;
+	enum ck_sn_flatten flatten;
 };
 
 static void
 usage(void)
 {
-	fputs("usage: cunpack [-qv] [--json] [--no-sync] [--root <dir>] "
-	      "[-n <namespace>]\n"
-	      "               [--snapshotter <name>] [--prepare <key>] "
-	      "[<reference> | -]\n"
+	fputs("usage: cunpack [-qv] [--json] [--no-sync] [--[no-]flatten] "
+	      "[--root <dir>]\n"
+	      "               [-n <namespace>] [--snapshotter <name>] "
+	      "[--prepare <key>]\n"
+	      "               [<reference> | -]\n"
 	      "Apply an image's layers into snapshots and print the chain ID "
 	      "of the top layer.\n"
 	      "The reference is read from stdin when it is '-' or missing, "
@@ -44,6 +46,10 @@ usage(void)
 	      "them to reach\n"
 	      "                           the disk (a crash can leave a "
 	      "broken layer)\n"
+	      "      --flatten            apply the missing layers into one "
+	      "snapshot (btrfs\n"
+	      "                           or native; the default on native)\n"
+	      "      --no-flatten         commit one snapshot per layer\n"
 	      "      --root <dir>         store root (default $CKIT_ROOT or "
 	      "/var/lib/ckit)\n"
 	      "  -n, --namespace <ns>     namespace (default $CKIT_NAMESPACE "
@@ -66,6 +72,8 @@ parse_args(int argc, char **argv, struct options *o)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "no-sync", no_argument, NULL, 'S' },
+		{ "flatten", no_argument, NULL, 'F' },
+		{ "no-flatten", no_argument, NULL, 'N' },
 		{ "root", required_argument, NULL, 'r' },
 		{ "namespace", required_argument, NULL, 'n' },
 		{ "snapshotter", required_argument, NULL, 's' },
@@ -82,6 +90,8 @@ parse_args(int argc, char **argv, struct options *o)
 		case 'v': ck_log_set_level(ck_log_get_level() + 1); break;
 		case 'j': o->json = 1; break;
 		case 'S': o->no_sync = 1; break;
+		case 'F': o->flatten = CK_FLATTEN_ON; break;
+		case 'N': o->flatten = CK_FLATTEN_OFF; break;
 		case 'r': o->root = optarg; break;
 		case 'n': o->ns = optarg; break;
 		case 's': o->snapshotter = optarg; break;
@@ -94,6 +104,17 @@ parse_args(int argc, char **argv, struct options *o)
 	if (argc - optind > 1)
 		ck_cli_misuse("too many arguments");
 	o->ref = optind < argc ? argv[optind] : NULL;
+}
+
+/* Exits 2 when --flatten is given for a snapshotter that keeps one
+ * layer per snapshot. */
+static void
+check_flatten(const struct options *o, const char *snapshotter)
+{
+	if (o->flatten == CK_FLATTEN_ON && snapshotter &&
+	    strcmp(snapshotter, "overlayfs") == 0)
+		ck_cli_misuse("--flatten needs the btrfs or native snapshotter, "
+			      "not '%s'", snapshotter);
 }
 
 static void
@@ -136,6 +157,9 @@ run_unpack(const struct options *o, struct ck_err **errp)
 	char *ref;
 	int rc = -1;
 
+	/* Checked before the store is opened, which would make a named
+	 * snapshotter the store's default. */
+	check_flatten(o, o->snapshotter);
 	ref = ck_cli_ref(o->ref, errp);
 	if (ref == NULL)
 		return -1;
@@ -145,7 +169,9 @@ run_unpack(const struct options *o, struct ck_err **errp)
 	}
 	if (ck_sn_open(&sn, &st, o->snapshotter, errp) < 0)
 		goto out_store;
+	check_flatten(o, sn.name);
 	sn.no_sync = o->no_sync;
+	sn.flatten = o->flatten;
 	if (ck_image_resolve(&st, ref, &img, errp) < 0)
 		goto out;
 	if (ck_unpack_image(&st, &sn, &img, ck_cli_progress(o->quiet) ?
