@@ -9,6 +9,8 @@
 #   cunpack-SN-IMAGE          cunpack into snapshotter SN (blobs already
 #                             in the store; snapshots removed before each run)
 #   cunpack-nosync-SN-IMAGE   the same with --no-sync
+#   cunpack-other-SN-IMAGE    the layout that is not SN's default:
+#                             native --no-flatten, btrfs --flatten
 #   ctr-fetch-IMAGE           ctr content fetch: the pull alone, so that
 #                             ctr-pull minus ctr-fetch is ctr's unpack
 #   umoci-raw-unpack-layers-10
@@ -35,6 +37,14 @@ ck_clean() {
 	printf '%s' "rm -rf $root/snapshots; sync"
 }
 
+# ck_other_mode SN: the layout option that is not SN's default, if any.
+ck_other_mode() {
+	case $1 in
+	native) printf -- --no-flatten ;;
+	btrfs) printf -- --flatten ;;
+	esac
+}
+
 log "cunpack: pulling the images into one store per snapshotter"
 for sn in "${CK_SNAPSHOTTERS[@]}"; do
 	for im in "${CK_IMAGES[@]}"; do
@@ -50,6 +60,12 @@ for sn in "${CK_SNAPSHOTTERS[@]}"; do
 				"$(ck_clean "$sn")" \
 				"$CK_TOOLS/cunpack/cunpack -q $mode --root ${CK_ROOT[$sn]} --snapshotter $sn $(ref "$im")"
 		done
+		mode=$(ck_other_mode "$sn")
+		[[ -n $mode ]] || continue
+		measure "cunpack-other-$sn-$(slug "$im")" "$RUNS" \
+			"cunpack $mode ($sn), bench/$im" \
+			"$(ck_clean "$sn")" \
+			"$CK_TOOLS/cunpack/cunpack -q $mode --root ${CK_ROOT[$sn]} --snapshotter $sn $(ref "$im")"
 	done
 done
 
@@ -121,13 +137,17 @@ ck_ratio() {
 	echo "ctr unpack = ctr image pull minus ctr content fetch of the same image."
 	echo "Ratios are peer time / cunpack time (above 1: cunpack is faster)."
 	echo
-	echo "| image | snapshotter | cunpack | --no-sync | umoci raw unpack | ctr pull+unpack | ctr fetch | ctr unpack | umoci/cunpack | ctr unpack/cunpack |"
-	echo "|---|---|---|---|---|---|---|---|---|---|"
+	echo "native flattens by default, btrfs and overlayfs keep a snapshot per layer;"
+	echo "the \"other layout\" column is native --no-flatten and btrfs --flatten."
+	echo
+	echo "| image | snapshotter | cunpack | --no-sync | other layout | umoci raw unpack | ctr pull+unpack | ctr fetch | ctr unpack | umoci/cunpack | ctr unpack/cunpack |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|"
 	for im in "${CK_IMAGES[@]}"; do
 		s=$(slug "$im")
 		for sn in "${CK_SNAPSHOTTERS[@]}"; do
 			ck=$(ck_median "cunpack-$sn-$s")
 			nosync=$(ck_median "cunpack-nosync-$sn-$s")
+			other=$(ck_median "cunpack-other-$sn-$s")
 			umoci=$(ck_median "umoci-raw-unpack-$s")
 			pull=$(ck_median "ctr-pull-$sn-$s")
 			fetch=$(ck_median "ctr-fetch-$s")
@@ -135,7 +155,7 @@ ck_ratio() {
 			if [[ -n $pull && -n $fetch ]]; then
 				unpack=$(awk -v a="$pull" -v b="$fetch" 'BEGIN { print a - b }')
 			fi
-			echo "| bench/$im | $sn | $(ck_fmt "$ck") | $(ck_fmt "$nosync") | $(ck_fmt "$umoci") | $(ck_fmt "$pull") | $(ck_fmt "$fetch") | $(ck_fmt "$unpack") | $(ck_ratio "$umoci" "$ck") | $(ck_ratio "$unpack" "$ck") |"
+			echo "| bench/$im | $sn | $(ck_fmt "$ck") | $(ck_fmt "$nosync") | $(ck_fmt "$other") | $(ck_fmt "$umoci") | $(ck_fmt "$pull") | $(ck_fmt "$fetch") | $(ck_fmt "$unpack") | $(ck_ratio "$umoci" "$ck") | $(ck_ratio "$unpack" "$ck") |"
 		done
 	done
 	echo
