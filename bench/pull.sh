@@ -129,7 +129,7 @@ for image in $IMAGES; do
 		-n cpull --prepare "rm -rf $T/ckit; sync" "$cmd_cpull" \
 		-n ctr --prepare "$T/ctr-clean" "$cmd_ctr" \
 		-n skopeo --prepare "rm -rf $T/oci; sync" "$cmd_skopeo" \
-		-n curl "$cmd_curl" >&2
+		-n curl --prepare true "$cmd_curl" >&2
 	for tool in cpull ctr skopeo curl; do
 		MEDIAN[$slug,$tool]=$(jq -r --arg n "$tool" \
 			'.results[] | select(.command == $n) | .median' "$T/$slug.json")
