@@ -458,13 +458,18 @@ choose_dir(const char *ns, const struct ck_hosts_opts *opts)
 	return dir ? dir : find_host_dir(CK_HOSTS_DIR_CONTAINERD, ns);
 }
 
-/* Fills in the server entry when the configuration named no server. */
+/* Fills in the server entry when the configuration named no server. A
+ * loopback host is spoken to in plain HTTP, unless the configuration
+ * gives it a CA or a client certificate (as Docker's ca.crt and
+ * client.cert files do): that asks for TLS. */
 static void
 default_server(struct ck_host *h, const char *ns, int plain_http)
 {
 	const char *host = strcmp(ns, "docker.io") == 0 ?
 			   "registry-1.docker.io" : ns;
-	int plain = plain_http || ck_registry_host_is_loopback(host);
+	int tls_files = h->n_ca > 0 || h->client_cert != NULL;
+	int plain = plain_http ||
+		    (ck_registry_host_is_loopback(host) && !tls_files);
 
 	h->host = ck_xstrdup(host);
 	h->scheme = ck_xstrdup(plain ? "http" : "https");

@@ -290,6 +290,24 @@ client = [[\"client.pem\", \"client.key\"]]"
 	run_tool 0 cpull "$MTLS/test/busybox"
 }
 
+@test "cpull (Docker's ca.crt and client.cert) passes mutual TLS" {
+	mkdir -p "$CKIT_HOSTS_DIR/$MTLS"
+	cp "$TLS_DIR/ca.pem" "$CKIT_HOSTS_DIR/$MTLS/ca.crt"
+	cp "$TLS_DIR/client.pem" "$CKIT_HOSTS_DIR/$MTLS/client.cert"
+	cp "$TLS_DIR/client.key" "$CKIT_HOSTS_DIR/$MTLS/client.key"
+	run_tool 0 cpull "$MTLS/test/busybox"
+	assert_eq "$(store_blob_count)" 3 "blob count"
+}
+
+@test "cpull (Docker's client.cert, no client.key) names the files" {
+	mkdir -p "$CKIT_HOSTS_DIR/$MTLS"
+	cp "$TLS_DIR/ca.pem" "$CKIT_HOSTS_DIR/$MTLS/ca.crt"
+	cp "$TLS_DIR/client.pem" "$CKIT_HOSTS_DIR/$MTLS/client.cert"
+	run_tool 1 cpull "$MTLS/test/busybox"
+	assert_contains "$stderr" "TLS files for '$MTLS' are unusable" "stderr"
+	assert_eq "$(store_blob_count)" 0 "blob count"
+}
+
 @test "cpull (host_port_ directory) is found" {
 	mkdir -p "$CKIT_HOSTS_DIR/${MTLS%:*}_${MTLS##*:}_"
 	printf 'server = "https://%s"\nca = "%s"\nclient = "%s"\n' "$MTLS" \
