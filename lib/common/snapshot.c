@@ -690,11 +690,81 @@ mount_overlay(const struct ck_snapshotter *sn, const char *target,
 	return rc < 0 ? -1 : 0;
 }
 
+/*
+ * A volatile overlay mount leaves work/work/incompat/volatile behind, and
+ * the kernel refuses to mount that upper directory again until it is
+ * gone, because after a crash its files may be incomplete. The boot ID
+ * written beside it at mount time tells whether the machine restarted
+ * since: if not, the marker is removed and the mount goes ahead.
+ */
+static int
+clear_volatile(const struct ck_snapshotter *sn, const char *key,
+	       struct ck_err **errp)
+{
+	struct ck_snapshot s;
+	char *marker, *bootf, *was = NULL, *now = NULL;
+	int rc = 0;
+
+	if (ck_sn_stat(sn, key, &s, errp) < 0)
+		return -1;
+	marker = ck_asprintf("%s/snapshots/%s/work/work/incompat/volatile",
+			     sn->dir, s.id);
+	bootf = ck_asprintf("%s/snapshots/%s/volatile-boot", sn->dir, s.id);
+	if (ck_path_exists(marker)) {
+		ck_read_file(bootf, 64, &was, NULL, NULL);
+		ck_read_file("/proc/sys/kernel/random/boot_id", 64, &now,
+			     NULL, NULL);
+		if (was && now && strcmp(was, now) == 0)
+			rc = ck_rm_rf(marker, errp);
+		else
+			rc = ck_err_setc(errp, CK_E_INVALID, 0, "snapshot '%s' "
+					 "was mounted volatile before the "
+					 "machine restarted, so its files may "
+					 "be incomplete; remove it", key);
+	}
+	free(was);
+	free(now);
+	free(bootf);
+	free(marker);
+	ck_snapshot_free(&s);
+	return rc;
+}
+
+static int
+mark_volatile(const struct ck_snapshotter *sn, const char *key,
+	      struct ck_err **errp)
+{
+	struct ck_snapshot s;
+	char *bootf, *now = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (ck_sn_stat(sn, key, &s, errp) < 0)
+		return -1;
+	bootf = ck_asprintf("%s/snapshots/%s/volatile-boot", sn->dir, s.id);
+	rc = ck_read_file("/proc/sys/kernel/random/boot_id", 64, &now, &len,
+			  errp);
+	if (rc == 0)
+		rc = ck_write_file_replace(bootf, now, len, 0600, errp);
+	free(now);
+	free(bootf);
+	ck_snapshot_free(&s);
+	return rc;
+}
+
 int
 ck_sn_mount(const struct ck_snapshotter *sn, const char *key,
 	    const char *target, struct ck_err **errp)
 {
+	return ck_sn_mount_flags(sn, key, target, 0, errp);
+}
+
+int
+ck_sn_mount_flags(const struct ck_snapshotter *sn, const char *key,
+		  const char *target, int flags, struct ck_err **errp)
+{
 	struct ck_mount m;
+	char *opts;
 	int rc = 0;
 
 	if (ck_sn_mounts(sn, key, &m, errp) < 0)
@@ -708,6 +778,18 @@ ck_sn_mount(const struct ck_snapshotter *sn, const char *key,
 			       MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
 			rc = ck_err_set(errp, errno, "remount '%s' read-only",
 					target);
+	} else if (strncmp(m.options, "index=off,workdir=", 18) != 0) {
+		rc = mount_overlay(sn, target, 0, m.options, errp);
+	} else if ((rc = clear_volatile(sn, key, errp)) < 0) {
+		/* the error is set */
+	} else if ((flags & CK_MOUNT_VOLATILE) &&
+		   mark_volatile(sn, key, NULL) == 0) {
+		/* Kernels before 5.10 do not know the option. */
+		opts = ck_asprintf("volatile,%s", m.options);
+		rc = mount_overlay(sn, target, 0, opts, NULL);
+		free(opts);
+		if (rc < 0)
+			rc = mount_overlay(sn, target, 0, m.options, errp);
 	} else {
 		rc = mount_overlay(sn, target, 0, m.options, errp);
 	}
@@ -726,14 +808,27 @@ ck_sn_lock_fill(const struct ck_snapshotter *sn, const struct ck_snapshot *s,
 	return fd;
 }
 
+/*
+ * Runs under the snapshotter's lock, like every removal: an extract
+ * snapshot's writer takes its fill lock before the record appears and
+ * drops it only after the record is gone (committed or removed), so a
+ * record whose fill lock is free belongs to a writer that died. Without
+ * the snapshotter's lock, a record read just before its writer committed
+ * would look abandoned a moment later.
+ */
 int
 ck_sn_cleanup(const struct ck_snapshotter *sn, struct ck_err **errp)
 {
 	char *dir = ck_asprintf("%s/meta", sn->dir);
 	struct dirent *de;
-	DIR *d = opendir(dir);
-	int rc = 0;
+	DIR *d;
+	int lock = lock_sn(sn, errp), rc = 0;
 
+	if (lock < 0) {
+		free(dir);
+		return -1;
+	}
+	d = opendir(dir);
 	while (d && (de = readdir(d)) != NULL) {
 		struct ck_snapshot s;
 		char *p;
@@ -750,7 +845,7 @@ ck_sn_cleanup(const struct ck_snapshotter *sn, struct ck_err **errp)
 					ck_log(CK_LOG_INFO, "removing "
 					       "unfinished snapshot '%s'",
 					       s.key);
-					rc |= ck_sn_remove(sn, s.key, errp);
+					rc |= remove_locked(sn, s.key, errp);
 					ck_unlock(fd);
 				}
 			}
@@ -760,6 +855,7 @@ ck_sn_cleanup(const struct ck_snapshotter *sn, struct ck_err **errp)
 	}
 	if (d)
 		closedir(d);
+	ck_unlock(lock);
 	free(dir);
 	return rc ? -1 : 0;
 }

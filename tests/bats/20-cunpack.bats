@@ -232,3 +232,24 @@ teardown() {
 	run_tool 2 cunpack --root
 	assert_contains "$stderr" "option '--root' needs a value"
 }
+
+@test "cunpack (ten at once, 120 layers) all commit the same layers" {
+	requires skopeo
+	push_case deep
+	local i rc pids=()
+	# Started 50 ms apart, each cleanup runs while others commit layers.
+	for ((i = 0; i < 10; i++)); do
+		"$CUNPACK" -q "$REGISTRY/test/case-deep:latest" \
+			>"$BATS_TEST_TMPDIR/out$i" 2>"$BATS_TEST_TMPDIR/err$i" &
+		pids+=($!)
+		sleep 0.05
+	done
+	for i in "${!pids[@]}"; do
+		rc=0
+		wait "${pids[$i]}" || rc=$?
+		assert_eq "$rc" 0 "cunpack $i: $(cat "$BATS_TEST_TMPDIR/err$i")"
+	done
+	run snapshot_keys
+	assert_not_contains "$output" extract- "snapshot keys"
+	assert_eq "$(snapshot_keys | wc -l)" 120 "snapshots"
+}

@@ -212,6 +212,34 @@ logging_runtime() {
 	run_tool 6 crun-task start --rm dead
 }
 
+@test "crun-task run --rm mounts its snapshot volatile" {
+	run_tool 0 crun-task run --rm "$IMG" vol1 cat /proc/self/mountinfo
+	run awk '$5 == "/" {print $NF}' <<<"$output"
+	assert_contains "$output" volatile "options of the root mount"
+	run_tool 0 crun-task run "$IMG" vol2 cat /proc/self/mountinfo
+	run awk '$5 == "/" {print $NF}' <<<"$output"
+	assert_not_contains "$output" volatile "options without --rm"
+}
+
+@test "crun-task start (volatile snapshot, machine restarted) refuses" {
+	"$CRUN_TASK" run --rm "$IMG" vol3 sh -c 'echo kept >/f; sleep 1' &
+	local pid=$! i
+	for ((i = 0; i < 200; i++)); do
+		[[ -s $CKIT_STATE/default/vol3/init.pid ]] && break
+		sleep 0.05
+	done
+	kill -KILL "$pid"
+	wait "$pid" || true
+	run_tool 0 crun-task wait vol3
+	run_tool 0 crun-task delete vol3
+	echo 00000000-0000-0000-0000-000000000000 \
+		>"$(dirname "$(snapshot_fs default/vol3)")/volatile-boot"
+	run_tool 125 crun-task start vol3
+	assert_contains "$stderr" "mounted volatile before the machine restarted" \
+		"stderr"
+	run_tool 0 "$TOP/tools/ccontainer/ccontainer" rm vol3
+}
+
 @test "crun-task run -t gives the container a terminal" {
 	run "$FIXTURES/pty-run" -- "$CRUN_TASK" run --rm -t "$IMG" tty1 \
 		sh -c 'test -t 0 && test -t 1 && echo on-a-tty; exit 6'

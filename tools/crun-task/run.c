@@ -243,7 +243,8 @@ make_bundle(struct task_opts *o, struct ctx *x, struct ck_err **errp)
 	if (mkdir(b->rootfs, 0755) < 0 && errno != EEXIST)
 		return ck_err_set(errp, errno, "mkdir '%s'", b->rootfs);
 	bundle_save_runtime(o, b);
-	if (ck_sn_mount(&x->sn, x->c.snapshot_key, b->rootfs, errp) < 0)
+	if (ck_sn_mount_flags(&x->sn, x->c.snapshot_key, b->rootfs,
+			      o->rm ? CK_MOUNT_VOLATILE : 0, errp) < 0)
 		return -1;
 	return write_config(o, x, errp);
 }
