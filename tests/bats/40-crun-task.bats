@@ -105,48 +105,6 @@ teardown() {
 	assert_not_contains "$output" "$BATS_TEST_TMPDIR" "mounts"
 }
 
-# A runtime that logs each call's arguments and its pid, then runs runc.
-logging_runtime() {
-	cat >"$BATS_TEST_TMPDIR/runtime" <<-SH
-		#!/bin/sh
-		echo "\$\$ \$*" >>"$BATS_TEST_TMPDIR/calls"
-		exec runc "\$@"
-	SH
-	chmod +x "$BATS_TEST_TMPDIR/runtime"
-}
-
-@test "crun-task run (attached) leaves the delete to the runtime" {
-	logging_runtime
-	run_tool 3 crun-task run --rm --runtime "$BATS_TEST_TMPDIR/runtime" \
-		"$IMG" one sh -c 'echo out; exit 3'
-	assert_eq "$output" out "stdout"
-	run cut -d' ' -f2- "$BATS_TEST_TMPDIR/calls"
-	assert_eq "${#lines[@]}" 1 "runtime calls: $output"
-	assert_contains "$output" " run --bundle " "the one call"
-	assert_not_contains "$output" "--detach" "the one call"
-	run runc --root "$CKIT_STATE/runc/default" list -q
-	assert_not_contains "$output" one "runc's state"
-}
-
-@test "crun-task run (runtime killed) waits for the init, then deletes" {
-	logging_runtime
-	"$CRUN_TASK" run --rm --runtime "$BATS_TEST_TMPDIR/runtime" "$IMG" \
-		orphan sh -c 'sleep 1; exit 5' >/dev/null 2>&1 &
-	local pid=$! i
-	for ((i = 0; i < 200; i++)); do
-		[[ -s $CKIT_STATE/default/orphan/init.pid ]] && break
-		sleep 0.05
-	done
-	kill -KILL "$(cut -d' ' -f1 "$BATS_TEST_TMPDIR/calls" | head -n1)"
-	local rc=0
-	wait "$pid" || rc=$?
-	assert_eq "$rc" 5 "exit status of the init"
-	run runc --root "$CKIT_STATE/runc/default" list -q
-	assert_not_contains "$output" orphan "runc's state"
-	assert_file_not_exists "$CKIT_STATE/default/orphan"
-	assert_file_not_exists "$CKIT_ROOT/namespaces/default/containers/orphan.json"
-}
-
 @test "crun-task run (no --rm) keeps the container for start" {
 	run_tool 0 crun-task run "$IMG" kept sh -c 'echo data >>/kept.txt; cat /kept.txt'
 	assert_eq "$output" data "first run"

@@ -249,14 +249,11 @@ make_bundle(struct task_opts *o, struct ctx *x, struct ck_err **errp)
 	return write_config(o, x, errp);
 }
 
-/* Removes the task: the runtime's state (unless the runtime deleted
- * it already), the mount and the bundle. */
+/* Removes the task: the runtime's state, the mount and the bundle. */
 static void
-remove_task(const struct task_opts *o, const struct bundle *b,
-	    int runtime_deleted)
+remove_task(const struct task_opts *o, const struct bundle *b)
 {
-	if (!runtime_deleted)
-		runtime_delete(o, b);
+	runtime_delete(o, b);
 	if (umount2(b->rootfs, MNT_DETACH) < 0 && errno != EINVAL &&
 	    errno != ENOENT)
 		ck_log(CK_LOG_WARNING, "unmount '%s': %s", b->rootfs,
@@ -321,7 +318,7 @@ signal_pending(void)
 
 /* Waits for the exit status on the sync pipe, forwarding signals. */
 static int
-wait_inherit(int sync_fd, pid_t init, int *deleted)
+wait_inherit(int sync_fd, pid_t init)
 {
 	struct signalfd_siginfo si;
 	struct pollfd p[2];
@@ -349,14 +346,14 @@ wait_inherit(int sync_fd, pid_t init, int *deleted)
 			break;
 	}
 	close(sfd);
-	return shim_read_exit(sync_fd, deleted);
+	return shim_read_exit(sync_fd);
 }
 
 /* Runs the task's shim and, unless detached, stays attached until the
  * task exits; returns its exit status, or 0 when detached. */
 static int
 launch(struct task_opts *o, struct ctx *x, int start, int detach,
-       int *code, int *deleted, struct ck_err **errp)
+       int *code, struct ck_err **errp)
 {
 	struct shim_start how = { .mode = stdio_mode(o, detach),
 				  .client_fd = -1 };
@@ -387,7 +384,7 @@ launch(struct task_opts *o, struct ctx *x, int start, int detach,
 			console_restore(&saved);
 		close(pair[0]);
 	} else {
-		status = wait_inherit(sync_fd, init, deleted);
+		status = wait_inherit(sync_fd, init);
 	}
 	close(sync_fd);
 	if (status < 0 && read_status_file(&x->b, &status) < 0)
@@ -402,7 +399,6 @@ task_run(struct task_opts *o, struct ck_err **errp)
 	struct ctx x;
 	sigset_t held;
 	int status = -1, code = EXIT_TASK_FAILED, have = 0, bundled = 0, sig;
-	int deleted = 0;
 
 	hold_signals(&held);
 	if (ctx_open(&x, o, errp) < 0)
@@ -417,8 +413,7 @@ task_run(struct task_opts *o, struct ck_err **errp)
 				   "the task started", sig);
 			code = 128 + sig;
 		} else {
-			status = launch(o, &x, 1, o->detach, &code,
-					&deleted, errp);
+			status = launch(o, &x, 1, o->detach, &code, errp);
 		}
 	} else if (have) {
 		make_bundle(o, &x, errp);
@@ -426,7 +421,7 @@ task_run(struct task_opts *o, struct ck_err **errp)
 	/* Undo only what this call made: a task or container that
 	 * existed before belongs to someone else. */
 	if (bundled && (status < 0 || !o->detach))
-		remove_task(o, &x.b, deleted);
+		remove_task(o, &x.b);
 	if ((status < 0 && x.made_container) ||
 	    (status >= 0 && o->rm && !o->detach))
 		remove_container(&x, NULL);
@@ -449,9 +444,9 @@ task_create(struct task_opts *o, struct ck_err **errp)
 		make_bundle(o, &x, errp);
 	} else if (have) {
 		if (make_bundle(o, &x, errp) == 0)
-			status = launch(o, &x, 0, 1, &code, NULL, errp);
+			status = launch(o, &x, 0, 1, &code, errp);
 		if (status < 0)
-			remove_task(o, &x.b, 0);
+			remove_task(o, &x.b);
 	}
 	if (status < 0 && x.made_container)
 		remove_container(&x, NULL);
@@ -543,7 +538,7 @@ task_start(struct task_opts *o, struct ck_err **errp)
 	free(state);
 	status = start_created(o, &x, errp);
 	if (status >= 0 && !o->detach && o->rm) {
-		remove_task(o, &x.b, 0);
+		remove_task(o, &x.b);
 		if (ck_container_get(&x.st, o->id, &x.c, NULL) == 0 &&
 		    ck_sn_open(&x.sn, &x.st, x.c.snapshotter, NULL) == 0)
 			remove_container(&x, NULL);
@@ -593,7 +588,7 @@ task_delete(struct task_opts *o, struct ck_err **errp)
 	}
 	if (state && strcmp(state, "stopped") != 0)
 		force_stop(o, &x.b);
-	remove_task(o, &x.b, 0);
+	remove_task(o, &x.b);
 out:
 	free(state);
 	ctx_close(&x);

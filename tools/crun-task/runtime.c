@@ -89,15 +89,15 @@ wait_child(pid_t pid)
 	return status;
 }
 
-static pid_t
-call_spawn(const struct task_opts *o, const struct bundle *b,
-	   const char *const *args, int quiet, int out_fd)
+static int
+call(const struct task_opts *o, const struct bundle *b,
+     const char *const *args, int quiet, int out_fd)
 {
 	char *log = ck_path_exists(b->dir) ? bundle_path(b, "runtime.log") :
 		ck_xstrdup("/dev/null");
 	const char *argv[24];
 	size_t n = 0;
-	pid_t pid;
+	int status;
 
 	argv[n++] = o->runtime;
 	argv[n++] = "--root";
@@ -109,16 +109,9 @@ call_spawn(const struct task_opts *o, const struct bundle *b,
 	for (; *args && n < 23; args++)
 		argv[n++] = *args;
 	argv[n] = NULL;
-	pid = spawn((char *const *)argv, quiet, out_fd);
+	status = wait_child(spawn((char *const *)argv, quiet, out_fd));
 	free(log);
-	return pid;
-}
-
-static int
-call(const struct task_opts *o, const struct bundle *b,
-     const char *const *args, int quiet, int out_fd)
-{
-	return wait_child(call_spawn(o, b, args, quiet, out_fd));
+	return status;
 }
 
 int
@@ -180,7 +173,7 @@ read_pid_file(const struct bundle *b, const char *name)
 	return pid > 0 ? pid : -1;
 }
 
-int
+static int
 runtime_failed(const struct bundle *b, const char *step, struct ck_err **errp)
 {
 	char *msg = runtime_error(b);
@@ -221,18 +214,6 @@ runtime_create(const struct task_opts *o, const struct bundle *b,
 	if (init < 0)
 		ck_err_set(errp, 0, "the runtime wrote no init pid");
 	return init;
-}
-
-pid_t
-runtime_run_attached(const struct task_opts *o, const struct bundle *b)
-{
-	char *pidfile = bundle_path(b, "init.pid");
-	const char *args[] = { "run", "--bundle", b->dir, "--pid-file",
-			       pidfile, o->id, NULL };
-	pid_t pid = call_spawn(o, b, args, 0, -1);
-
-	free(pidfile);
-	return pid;
 }
 
 int

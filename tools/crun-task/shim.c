@@ -2,13 +2,10 @@
 /*
  * The shim: one per task, forked by the crun-task that creates it and
  * moved to a session of its own, so that it outlives that crun-task and
- * the terminal's signals do not reach it. It runs the runtime (`runc
- * run --detach`, or `runc create` and `runc start`), reaps the
- * container's init as subreaper, copies the task's output to its log and
- * to attached clients, and writes the exit status to status.json by
- * rename before it sends the status to anyone. A task attached to the
- * caller's stdio runs under `runc run` in the foreground instead, which
- * passes the stdio through and deletes the task when its init exits.
+ * the terminal's signals do not reach it. It runs `runc create` (and
+ * `runc start`), reaps the container's init as subreaper, copies the
+ * task's output to its log and to attached clients, and writes the exit
+ * status to status.json by rename before it sends the status to anyone.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -23,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/inotify.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -57,10 +53,8 @@ struct shim {
 	struct client clients[MAX_CLIENTS];
 	size_t n_clients;
 	pid_t init;
-	pid_t runtime;	/* a runtime run in the foreground, 0 if none,
-			 * -1 if it was killed before its task ended */
 	int exited;
-	int status;	/* of init, or of the foreground runtime */
+	int status;	/* as waitpid returns it */
 	int start;	/* start the task as well as create it */
 };
 
@@ -220,105 +214,9 @@ create_with_terminal(struct shim *s)
 }
 
 static void
-reap(struct shim *s)
-{
-	struct signalfd_siginfo si;
-	int status;
-	pid_t pid;
-
-	while (read(s->sig_fd, &si, sizeof(si)) == sizeof(si))
-		;
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		/* A runtime killed while its task runs leaves the init
-		 * to the shim, the subreaper, and its state behind. */
-		if (pid == s->runtime && WIFSIGNALED(status) && s->init > 0 &&
-		    kill(s->init, 0) == 0) {
-			s->runtime = -1;
-			continue;
-		}
-		if (pid == (s->runtime > 0 ? s->runtime : s->init)) {
-			s->status = status;
-			s->exited = 1;
-		}
-	}
-}
-
-/* Whether the inotify events waiting on fd include the runtime's
- * writing of init.pid (it writes a hidden file and renames it). */
-static int
-pid_file_written(int fd)
-{
-	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-	ssize_t n;
-	int seen = 0;
-
-	while ((n = read(fd, buf, sizeof(buf))) > 0) {
-		char *p = buf;
-
-		while (p < buf + n) {
-			struct inotify_event *ev = (struct inotify_event *)p;
-
-			if (ev->len && strcmp(ev->name, "init.pid") == 0)
-				seen = 1;
-			p += sizeof(*ev) + ev->len;
-		}
-	}
-	return seen;
-}
-
-/* Runs the runtime's `run` in the foreground for a task attached to
- * the caller's stdio. The runtime deletes the task itself when the init
- * exits, one runtime call fewer than create, start and delete. The task
- * has started once the runtime wrote the init's pid file. */
-static void
-run_attached(struct shim *s)
-{
-	struct ck_err *err = NULL;
-	int fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-
-	if (fd < 0 || inotify_add_watch(fd, s->b->dir, IN_MOVED_TO |
-					IN_CLOSE_WRITE) < 0) {
-		ck_err_set(&err, errno, "watch '%s'", s->b->dir);
-		fail(s, err);
-	}
-	s->runtime = runtime_run_attached(s->o, s->b);
-	if (s->runtime < 0) {
-		ck_err_set(&err, errno, "fork the runtime");
-		fail(s, err);
-	}
-	for (;;) {
-		struct pollfd p[2] = {
-			{ .fd = fd, .events = POLLIN },
-			{ .fd = s->sig_fd, .events = POLLIN },
-		};
-
-		if (poll(p, 2, -1) < 0 && errno != EINTR)
-			break;
-		if (p[1].revents & POLLIN)
-			reap(s);
-		if (s->exited || ((p[0].revents & POLLIN) &&
-				  pid_file_written(fd)))
-			break;
-	}
-	/* fd stays open: closing an inotify descriptor waits for an RCU
-	 * grace period, 10 to 20 ms here, and the exit closes it anyway. */
-	s->init = read_pid_file(s->b, "init.pid");
-	if (s->init < 0) {
-		runtime_failed(s->b, "run", &err);
-		fail(s, err);
-	}
-}
-
-static void
 create_task(struct shim *s)
 {
 	struct ck_err *err = NULL;
-
-	if (s->mode == STDIO_INHERIT && s->start) {
-		run_attached(s);
-		null_stdio();
-		return;
-	}
 
 	if (s->mode == STDIO_TTY) {
 		create_with_terminal(s);
@@ -425,6 +323,23 @@ client_input(struct shim *s, struct client *c)
 	}
 }
 
+static void
+reap(struct shim *s)
+{
+	struct signalfd_siginfo si;
+	int status;
+	pid_t pid;
+
+	while (read(s->sig_fd, &si, sizeof(si)) == sizeof(si))
+		;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (pid == s->init) {
+			s->status = status;
+			s->exited = 1;
+		}
+	}
+}
+
 static size_t
 fill_polls(struct shim *s, struct pollfd *p, int timeout_only)
 {
@@ -521,8 +436,7 @@ finish(struct shim *s)
 	unlink(sock);
 	free(sock);
 	broadcast(s, FRAME_EXIT, &net, 4);
-	tell(s, "exit %d%s\n", code, s->runtime > 0 &&
-	     WIFEXITED(s->status) ? " deleted" : "");
+	tell(s, "exit %d\n", code);
 }
 
 static void
@@ -638,7 +552,7 @@ shim_spawn(const struct task_opts *o, const struct bundle *b,
 }
 
 int
-shim_read_exit(int sync_fd, int *deleted)
+shim_read_exit(int sync_fd)
 {
 	char line[256];
 	size_t len = 0;
@@ -657,7 +571,6 @@ shim_read_exit(int sync_fd, int *deleted)
 			break;
 	}
 	line[len] = '\0';
-	*deleted = strstr(line, " deleted\n") != NULL;
 	if (sscanf(line, "exit %d", &code) == 1)
 		return code;
 	return -1;

@@ -83,13 +83,6 @@ int runtime_exit_code(const char *msg);
 pid_t runtime_create(const struct task_opts *o, const struct bundle *b,
 		     const char *console_socket, int start,
 		     struct ck_err **errp);
-/* Starts the runtime's `run` without --detach and returns its pid: the
- * runtime stays the parent of the task's init, passes the stdio through
- * and deletes the task when the init exits. */
-pid_t runtime_run_attached(const struct task_opts *o, const struct bundle *b);
-/* Sets an error from the runtime's log for the failed step. */
-int runtime_failed(const struct bundle *b, const char *step,
-		   struct ck_err **errp);
 int runtime_start(const struct task_opts *o, const struct bundle *b,
 		  struct ck_err **errp);
 void runtime_delete(const struct task_opts *o, const struct bundle *b);
@@ -143,9 +136,8 @@ pid_t shim_spawn(const struct task_opts *o, const struct bundle *b,
 		 const struct shim_start *how, int start, int *sync_fd,
 		 int *exit_code, struct ck_err **errp);
 /* Reads the exit status the shim sends on the sync pipe; -1 when the
- * shim went away without one. *deleted is set when the runtime deleted
- * the task itself. */
-int shim_read_exit(int sync_fd, int *deleted);
+ * shim went away without one. */
+int shim_read_exit(int sync_fd);
 
 /* client.c */
 /* Attaches this terminal or these pipes to a task and returns its exit
