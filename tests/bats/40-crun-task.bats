@@ -105,6 +105,16 @@ teardown() {
 	assert_not_contains "$output" "$BATS_TEST_TMPDIR" "mounts"
 }
 
+@test "crun-task run (attached) leaves unread stdin to the caller" {
+	run bash -c 'printf "a\nb\n" | { "$1" run --rm "$2" in1 true; cat; }' \
+		- "$CRUN_TASK" "$IMG"
+	assert_eq "$status" 0 "status"
+	assert_eq "$output" $'a\nb' "stdin left for the next command"
+	run bash -c 'printf "one\ntwo\n" | while read -r x; do
+		"$1" run --rm "$2" "in-$x" echo "ran $x"; done' - "$CRUN_TASK" "$IMG"
+	assert_eq "$output" $'ran one\nran two' "a loop reading stdin"
+}
+
 @test "crun-task run (no --rm) keeps the container for start" {
 	run_tool 0 crun-task run "$IMG" kept sh -c 'echo data >>/kept.txt; cat /kept.txt'
 	assert_eq "$output" data "first run"
