@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,10 @@ run_cunpack(const struct ck_store *st, const struct ck_snapshotter *sn,
 	    const struct ck_image *img, int quiet, struct ck_err **errp)
 {
 	char *path = tool_path("cunpack");
+	/* The digest pins the manifest resolved here: a cpull that moves
+	 * the tag meanwhile makes cunpack fail instead of unpacking the
+	 * image the tag names then. */
+	char *ref = ck_asprintf("%s@%s", img->name, img->manifest.digest);
 	const char *argv[10];
 	size_t n = 0;
 	int status;
@@ -63,16 +68,22 @@ run_cunpack(const struct ck_store *st, const struct ck_snapshotter *sn,
 	argv[n++] = st->ns;
 	argv[n++] = "--snapshotter";
 	argv[n++] = sn->name;
-	argv[n++] = img->name;
+	argv[n++] = ref;
 	argv[n] = NULL;
 	pid = fork();
 
 	if (pid < 0) {
+		free(ref);
 		free(path);
 		return ck_err_set(errp, errno, "fork");
 	}
 	if (pid == 0) {
 		int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		sigset_t none;
+
+		/* The caller may hold stop signals while it prepares. */
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
 
 		/* stdout carries the chain ID, computed here already. */
 		if (fd >= 0)
@@ -84,10 +95,12 @@ run_cunpack(const struct ck_store *st, const struct ck_snapshotter *sn,
 	}
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno != EINTR) {
+			free(ref);
 			free(path);
 			return ck_err_set(errp, errno, "wait for cunpack");
 		}
 	}
+	free(ref);
 	free(path);
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;

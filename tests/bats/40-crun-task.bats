@@ -115,6 +115,24 @@ teardown() {
 	assert_eq "$output" $'ran one\nran two' "a loop reading stdin"
 }
 
+@test "crun-task run (image not unpacked) runs cunpack from PATH" {
+	local bin=$BATS_TEST_TMPDIR/bin wrap=$BATS_TEST_TMPDIR/wrap
+	mkdir -p "$bin" "$wrap"
+	cp "$CRUN_TASK" "$bin/crun-task"
+	cat >"$wrap/cunpack" <<-SH
+		#!/bin/sh
+		grep '^SigBlk' /proc/self/status >"$BATS_TEST_TMPDIR/sigblk"
+		echo "\$@" >"$BATS_TEST_TMPDIR/args"
+		exec "$CUNPACK" "\$@"
+	SH
+	chmod +x "$wrap/cunpack"
+	PATH=$wrap:$PATH run_tool 0 "$bin/crun-task" run --rm "$IMG" up1 true
+	assert_eq "$(cat "$BATS_TEST_TMPDIR/sigblk")" $'SigBlk:\t0000000000000000' \
+		"signals blocked in cunpack"
+	# The manifest resolved by crun-task is the one unpacked.
+	assert_contains "$(cat "$BATS_TEST_TMPDIR/args")" "$IMG@sha256:" "reference"
+}
+
 @test "crun-task run (no --rm) keeps the container for start" {
 	run_tool 0 crun-task run "$IMG" kept sh -c 'echo data >>/kept.txt; cat /kept.txt'
 	assert_eq "$output" data "first run"
