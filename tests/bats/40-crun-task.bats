@@ -120,15 +120,17 @@ teardown() {
 	mkdir -p "$bin" "$wrap"
 	cp "$CRUN_TASK" "$bin/crun-task"
 	cat >"$wrap/cunpack" <<-SH
-		#!/bin/sh
-		grep '^SigBlk' /proc/self/status >"$BATS_TEST_TMPDIR/sigblk"
+		#!/bin/bash
+		grep '^SigBlk' /proc/\$\$/status >"$BATS_TEST_TMPDIR/sigblk"
 		echo "\$@" >"$BATS_TEST_TMPDIR/args"
 		exec "$CUNPACK" "\$@"
 	SH
 	chmod +x "$wrap/cunpack"
 	PATH=$wrap:$PATH run_tool 0 "$bin/crun-task" run --rm "$IMG" up1 true
-	assert_eq "$(cat "$BATS_TEST_TMPDIR/sigblk")" $'SigBlk:\t0000000000000000' \
-		"signals blocked in cunpack"
+	# SIGHUP, SIGINT, SIGQUIT and SIGTERM are bits 0, 1, 2 and 14.
+	local mask
+	mask=$(awk '{print $2}' "$BATS_TEST_TMPDIR/sigblk")
+	assert_eq "$(((0x$mask & 0x4007) != 0))" 0 "stop signals blocked in cunpack ($mask)"
 	# The manifest resolved by crun-task is the one unpacked.
 	assert_contains "$(cat "$BATS_TEST_TMPDIR/args")" "$IMG@sha256:" "reference"
 }
