@@ -240,6 +240,21 @@ ck_fsync_dir(const char *dir, struct ck_err **errp)
 
 enum { WRITE_SYNC = 1, WRITE_NOREPLACE = 2 };
 
+/* Renames from to to unless to exists (EEXIST). Filesystems without
+ * RENAME_NOREPLACE (NFS, some FUSE) get a link and an unlink instead. */
+static int
+rename_noreplace(const char *from, const char *to)
+{
+	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -1;
+	if (link(from, to) < 0)
+		return -1;
+	unlink(from);
+	return 0;
+}
+
 static int
 write_replace(const char *path, const void *data, size_t len, mode_t mode,
 	      int flags, struct ck_err **errp)
@@ -264,8 +279,7 @@ write_replace(const char *path, const void *data, size_t len, mode_t mode,
 		goto fail;
 	}
 	close(fd);
-	if ((flags & WRITE_NOREPLACE) ?
-	    renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) < 0 :
+	if ((flags & WRITE_NOREPLACE) ? rename_noreplace(tmp, path) < 0 :
 	    rename(tmp, path) < 0) {
 		if (errno == EEXIST && (flags & WRITE_NOREPLACE)) {
 			unlink(tmp);

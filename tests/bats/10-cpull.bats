@@ -786,3 +786,14 @@ put_manifest() {
 		"$CKIT_ROOT/namespaces/default/oci-layout"
 	assert_eq "$output" $'1.0.0\n1.0.0' "layout versions"
 }
+
+@test "cpull (filesystem without RENAME_NOREPLACE) creates the store" {
+	requires strace
+	run strace -f -o /dev/null -e inject=renameat2:error=EINVAL \
+		"$CPULL" -q "$REGISTRY/test/busybox:latest"
+	assert_eq "$status" 0 "status: $output"
+	run jq -r '.manifests | length' "$CKIT_ROOT/namespaces/default/index.json"
+	assert_eq "$output" 1 "images in the index"
+	run jq -r .imageLayoutVersion "$CKIT_ROOT/content/oci-layout"
+	assert_eq "$output" 1.0.0 "layout version"
+}

@@ -182,7 +182,7 @@ requires() {
 				skip "requires mkfs.btrfs and btrfs (btrfs-progs)"
 			fi
 			;;
-		runc | skopeo | umoci | debootstrap)
+		runc | skopeo | umoci | debootstrap | strace)
 			command -v "$name" >/dev/null || skip "requires $name in PATH"
 			;;
 		criu)
