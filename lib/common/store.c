@@ -69,16 +69,30 @@ ck_state_dir(void)
  * saves a new store six fsyncs.
  */
 static int
-ensure_file(const char *path, const char *text, struct ck_err **errp)
+ensure_file(const struct ck_store *st, const char *path, const char *text,
+	    struct ck_err **errp)
 {
 	struct stat sb;
+	char *lockp;
+	int lock, rc = 0;
 
 	if (stat(path, &sb) < 0)
 		return ck_write_file_new(path, text, strlen(text), 0644, errp);
-	if (sb.st_size == 0)
-		return ck_write_file_replace(path, text, strlen(text), 0644,
-					     errp);
-	return 0;
+	if (sb.st_size > 0)
+		return 0;
+	/* An empty file is written again under the namespace lock, which
+	 * every change of index.json holds, so that an index filled in by
+	 * another process meanwhile is not replaced. */
+	lockp = ck_asprintf("%s/lock", st->ns_dir);
+	lock = ck_lock(lockp, 0, errp);
+	free(lockp);
+	if (lock < 0)
+		return -1;
+	if (stat(path, &sb) == 0 && sb.st_size == 0)
+		rc = ck_write_file_replace(path, text, strlen(text), 0644,
+					   errp);
+	ck_unlock(lock);
+	return rc;
 }
 
 static int
@@ -90,12 +104,13 @@ init_namespace(struct ck_store *st, struct ck_err **errp)
 	if (ck_mkdir_p(st->ns_dir, 0711, errp) < 0)
 		return -1;
 	p = ck_asprintf("%s/oci-layout", st->ns_dir);
-	rc = ensure_file(p, OCI_LAYOUT "\n", errp);
+	rc = ensure_file(st, p, OCI_LAYOUT "\n", errp);
 	free(p);
 	if (rc < 0)
 		return -1;
 	p = ck_asprintf("%s/index.json", st->ns_dir);
-	rc = ensure_file(p, "{\"schemaVersion\":2,\"manifests\":[]}\n", errp);
+	rc = ensure_file(st, p, "{\"schemaVersion\":2,\"manifests\":[]}\n",
+			 errp);
 	free(p);
 	if (rc < 0)
 		return -1;
@@ -149,10 +164,13 @@ ck_store_open(struct ck_store *st, const char *root, const char *ns,
 	free(p);
 	if (rc < 0)
 		goto fail;
+	/* The namespace first: its lock guards the repair of empty files. */
+	if (init_namespace(st, errp) < 0)
+		goto fail;
 	p = ck_asprintf("%s/oci-layout", st->content);
-	rc = ensure_file(p, OCI_LAYOUT "\n", errp);
+	rc = ensure_file(st, p, OCI_LAYOUT "\n", errp);
 	free(p);
-	if (rc < 0 || init_namespace(st, errp) < 0)
+	if (rc < 0)
 		goto fail;
 	return 0;
 fail:

@@ -797,3 +797,21 @@ put_manifest() {
 	run jq -r .imageLayoutVersion "$CKIT_ROOT/content/oci-layout"
 	assert_eq "$output" 1.0.0 "layout version"
 }
+
+@test "cpull (empty index.json, two at once) keeps both records" {
+	requires strace
+	run_tool 0 cpull -q "$REGISTRY/test/layers:latest"
+	: >"$CKIT_ROOT/namespaces/default/index.json"
+	# The first rename of this pull is the repair of index.json: hold it
+	# back 2 s while a second pull writes its record.
+	strace -f -o /dev/null -e inject=rename:delay_enter=2000000:when=1 \
+		"$CPULL" -q "$REGISTRY/test/layers:latest" >/dev/null &
+	local pid=$!
+	sleep 0.5
+	run_tool 0 cpull -q "$REGISTRY/test/busybox:latest"
+	wait "$pid"
+	run jq -r '.manifests[].annotations["io.containerd.image.name"]' \
+		"$CKIT_ROOT/namespaces/default/index.json"
+	assert_contains "$output" "test/busybox:latest" "records"
+	assert_contains "$output" "test/layers:latest" "records"
+}
