@@ -523,7 +523,7 @@ ck_container_create(const struct ck_store *st, const struct ck_container *c,
 	if (ck_path_exists(path)) {
 		ck_err_setc(errp, CK_E_EXISTS, 0, "container '%s' already "
 			    "exists in namespace '%s'; remove it with "
-			    "'crun-task delete %s'", c->id, st->ns, c->id);
+			    "'ccontainer rm %s'", c->id, st->ns, c->id);
 		goto out;
 	}
 	rc = write_record(st, c, errp);

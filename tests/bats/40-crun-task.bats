@@ -142,7 +142,7 @@ teardown() {
 	assert_file_not_exists "$CKIT_STATE/default/kept"
 	assert_eq "$(cat "$(snapshot_fs default/kept)/kept.txt")" data "written file"
 	run_tool 125 crun-task run "$IMG" kept true
-	assert_contains "$stderr" "container 'kept' already exists"
+	assert_contains "$stderr" "container 'kept' already exists in namespace 'default'; remove it with 'ccontainer rm kept'"
 	run_tool 0 crun-task start --rm kept
 	assert_eq "$output" $'data\ndata' "second run, same snapshot"
 	assert_file_not_exists "$CKIT_ROOT/namespaces/default/containers/kept.json"

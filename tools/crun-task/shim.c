@@ -82,8 +82,10 @@ fail(struct shim *s, struct ck_err *err)
 {
 	int code = ck_err_code(err);
 
-	tell(s, "error %d %s\n", code >= EXIT_TASK_FAILED ? code :
-	     EXIT_TASK_FAILED, err ? err->msg : "unknown error");
+	tell(s, "error %d %s%s%s\n", code >= EXIT_TASK_FAILED ? code :
+	     EXIT_TASK_FAILED, err ? err->msg : "unknown error",
+	     err && err->errnum ? ": " : "",
+	     err && err->errnum ? strerror(err->errnum) : "");
 	_exit(1);
 }
 
