@@ -228,6 +228,24 @@ teardown() {
 	run_tool 0 "$TOP/tools/ccontainer/ccontainer" rm vol3
 }
 
+@test "crun-task run (shim killed, no --rm) keeps the container" {
+	"$CRUN_TASK" run "$IMG" lost sh -c 'echo data >/kept.txt; sleep 3' \
+		>/dev/null 2>"$BATS_TEST_TMPDIR/err" &
+	local pid=$! i rc=0
+	for ((i = 0; i < 200; i++)); do
+		[[ -s $CKIT_STATE/default/lost/init.pid ]] && break
+		sleep 0.05
+	done
+	sleep 0.3
+	kill -KILL "$(cat "$CKIT_STATE/default/lost/shim.pid")"
+	wait "$pid" || rc=$?
+	assert_eq "$rc" 125 "status"
+	assert_contains "$(cat "$BATS_TEST_TMPDIR/err")" "lost the task" "stderr"
+	assert_file_exists "$CKIT_ROOT/namespaces/default/containers/lost.json"
+	assert_eq "$(cat "$(snapshot_fs default/lost)/kept.txt")" data "written file"
+	run_tool 0 "$TOP/tools/ccontainer/ccontainer" rm lost
+}
+
 @test "crun-task run -t gives the container a terminal" {
 	run "$FIXTURES/pty-run" -- "$CRUN_TASK" run --rm -t "$IMG" tty1 \
 		sh -c 'test -t 0 && test -t 1 && echo on-a-tty; exit 6'

@@ -33,6 +33,7 @@ struct ctx {
 	struct ck_container c;	/* the container record */
 	int made_container;	/* this call created the record */
 	int made_snapshot;	/* ... and its snapshot */
+	int started;		/* the task ran: the container is in use */
 	int lock;		/* namespace lock while a task is made */
 };
 
@@ -368,6 +369,7 @@ launch(struct task_opts *o, struct ctx *x, int start, int detach,
 		how.client_fd = pair[1];
 	}
 	init = shim_spawn(o, &x->b, &how, start, &sync_fd, code, errp);
+	x->started = init > 0;
 	ck_unlock(x->lock);
 	x->lock = -1;
 	if (init < 0 || detach) {
@@ -422,8 +424,10 @@ task_run(struct task_opts *o, struct ck_err **errp)
 	 * existed before belongs to someone else. */
 	if (bundled && (status < 0 || !o->detach))
 		remove_task(o, &x.b);
-	if ((status < 0 && x.made_container) ||
-	    (status >= 0 && o->rm && !o->detach))
+	/* A task whose shim was lost has run: its container stays,
+	 * with what it wrote, unless --rm was given. */
+	if ((status < 0 && x.made_container && !x.started) ||
+	    (o->rm && !o->detach && (status >= 0 || x.started)))
 		remove_container(&x, NULL);
 	if (status < 0)
 		ck_err_wrap(errp, "run container '%s'", o->id);
