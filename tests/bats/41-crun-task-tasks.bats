@@ -264,3 +264,27 @@ crun_wrapper() {
 	run crun --root "$CKIT_STATE/runc/default" list -q
 	assert_not_contains "$output" cr2 "crun's state"
 }
+
+@test "crun-task delete (task still starting) refuses without --force" {
+	run_tool 0 cunpack -q "$IMG"
+	run_tool 0 cspec --image "$IMG" -- true
+	jq '.hooks = {"createRuntime": [{"path": "/bin/sleep", "args": ["sleep", "30"]}]}' \
+		<<<"$output" >"$BATS_TEST_TMPDIR/spec.json"
+	"$CRUN_TASK" run --rm --spec "$BATS_TEST_TMPDIR/spec.json" "$IMG" slow \
+		>/dev/null 2>&1 &
+	local pid=$! i
+	for ((i = 0; i < 100; i++)); do
+		[[ -s $CKIT_STATE/default/slow/shim.pid ]] && break
+		sleep 0.05
+	done
+	sleep 0.5
+	run_tool 1 crun-task delete slow
+	assert_contains "$stderr" "task 'slow' is starting" "stderr"
+	assert_file_exists "$CKIT_STATE/default/slow/config.json"
+	run_tool 0 crun-task delete --force slow
+	assert_file_not_exists "$CKIT_STATE/default/slow"
+	local rc=0
+	wait "$pid" || rc=$?
+	assert_eq "$rc" 125 "status of the run"
+}
+

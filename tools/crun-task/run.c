@@ -568,12 +568,26 @@ force_stop(const struct task_opts *o, const struct bundle *b)
 	return -1;
 }
 
+/* Kills a task's shim and the runtime it runs, which share the shim's
+ * process group, and waits for the shim's lock to be free. */
+static void
+kill_starting(const struct bundle *b)
+{
+	pid_t shim = read_pid_file(b, "shim.pid");
+	int i;
+
+	if (shim > 0)
+		kill(-shim, SIGKILL);
+	for (i = 0; i < 100 && shim_alive(b); i++)
+		usleep(50000);
+}
+
 int
 task_delete(struct task_opts *o, struct ck_err **errp)
 {
 	struct ctx x;
 	char *state = NULL;
-	int rc = 0;
+	int rc = 0, status;
 
 	if (ctx_open(&x, o, errp) < 0)
 		return -1;
@@ -585,12 +599,19 @@ task_delete(struct task_opts *o, struct ck_err **errp)
 	/* runc state reports whether the task runs, also when its shim
 	 * has gone. */
 	state = runtime_status(o, &x.b, NULL);
+	/* No runtime state, a live shim and no exit status: the runtime
+	 * is still creating the task (a slow hook, say). */
+	if (state == NULL && shim_alive(&x.b) &&
+	    read_status_file(&x.b, &status) < 0)
+		state = ck_xstrdup("starting");
 	if (state && strcmp(state, "stopped") != 0 && !o->force) {
 		rc = ck_err_setc(errp, CK_E_BUSY, 0, "task '%s' is %s; stop "
 				 "it first or use --force", o->id, state);
 		goto out;
 	}
-	if (state && strcmp(state, "stopped") != 0)
+	if (state && strcmp(state, "starting") == 0)
+		kill_starting(&x.b);
+	else if (state && strcmp(state, "stopped") != 0)
 		force_stop(o, &x.b);
 	remove_task(o, &x.b);
 out:
