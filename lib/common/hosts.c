@@ -461,7 +461,7 @@ choose_dir(const char *ns, const struct ck_hosts_opts *opts)
 /* Fills in the server entry when the configuration named no server. A
  * loopback host is spoken to in plain HTTP, unless the configuration
  * gives it a CA or a client certificate (as Docker's ca.crt and
- * client.cert files do): that asks for TLS. */
+ * client.cert files do), which only TLS uses. */
 static void
 default_server(struct ck_host *h, const char *ns, int plain_http)
 {

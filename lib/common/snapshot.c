@@ -694,7 +694,7 @@ mount_overlay(const struct ck_snapshotter *sn, const char *target,
  * A volatile overlay mount leaves work/work/incompat/volatile behind, and
  * the kernel refuses to mount that upper directory again until it is
  * gone, because after a crash its files may be incomplete. The boot ID
- * written beside it at mount time tells whether the machine restarted
+ * written beside it at mount time shows whether the machine restarted
  * since: if not, the marker is removed and the mount goes ahead.
  */
 static int
@@ -809,9 +809,9 @@ ck_sn_lock_fill(const struct ck_snapshotter *sn, const struct ck_snapshot *s,
 }
 
 /*
- * Runs under the snapshotter's lock, like every removal: an extract
+ * Runs under the snapshotter's lock, like every removal. An extract
  * snapshot's writer takes its fill lock before the record appears and
- * drops it only after the record is gone (committed or removed), so a
+ * drops it only after the record is gone (committed or removed). So a
  * record whose fill lock is free belongs to a writer that died. Without
  * the snapshotter's lock, a record read just before its writer committed
  * would look abandoned a moment later.
