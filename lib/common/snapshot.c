@@ -93,6 +93,16 @@ ck_sn_open(struct ck_snapshotter *sn, const struct ck_store *st,
 	}
 	sn->name = chosen;
 	sn->dir = ck_asprintf("%s/snapshots/%s", st->root, chosen);
+	/* overlayfs mount options separate options with ',' and lower
+	 * directories with ':', and cannot escape either in a path. */
+	if (sn->type == CK_SN_OVERLAY && strpbrk(st->root, ",:") != NULL) {
+		rc = ck_err_setc(errp, CK_E_INVALID, 0, "store root '%s' "
+				 "holds ',' or ':', which overlayfs mount "
+				 "options cannot carry; use a --root without "
+				 "them, or the native snapshotter", st->root);
+		ck_sn_close(sn);
+		return rc;
+	}
 	p = ck_asprintf("%s/meta", sn->dir);
 	rc = ck_mkdir_p(p, 0700, errp);
 	free(p);

@@ -253,3 +253,13 @@ teardown() {
 	assert_not_contains "$output" extract- "snapshot keys"
 	assert_eq "$(snapshot_keys | wc -l)" 120 "snapshots"
 }
+
+@test "cunpack (overlayfs, root with a comma) names the root" {
+	pull_fixture busybox
+	local root=$BATS_TEST_TMPDIR/a,b
+	run_tool 0 cpull -q --root "$root" "$REGISTRY/test/busybox:latest"
+	run_tool 1 cunpack --root "$root" "$REGISTRY/test/busybox:latest"
+	assert_contains "$stderr" "store root '$root' holds ',' or ':'" "stderr"
+	run_tool 0 cunpack -q --root "$root" --snapshotter native \
+		"$REGISTRY/test/busybox:latest"
+}
