@@ -17,8 +17,8 @@ ensure_tools() {
 }
 
 # start_containerd: start a private containerd with its root, socket
-# and log in $T and its state in $CTRD_STATE (default in $T); sets
-# CTRD_PID and C (the ctr command line, in namespace $NS).
+# and log in $T. Its state goes to $CTRD_STATE, by default also in $T.
+# Sets CTRD_PID and C, the ctr command line in namespace $NS.
 start_containerd() {
 	local sock=$T/containerd.sock i
 

@@ -552,8 +552,7 @@ run_helper(const char *prog, const char *server, struct ck_buf *out,
 	close(outp[0]);
 	if (timed_out)
 		kill(pid, SIGKILL);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
+	ck_wait_pid(pid, &status);
 	if (timed_out)
 		return ck_err_set(errp, 0, "credential helper '%s' did not "
 				  "finish within %d seconds", prog,

@@ -715,11 +715,8 @@ run_capture(char *const argv[], char **out)
 	close(pipefd[0]);
 	/* NOTE: a caller that reaps with waitpid(-1) at the same time can
 	 * take this status, and then the runtime's output is ignored. */
-	while (pid > 0 && waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR) {
-			pid = -1;
-			break;
-		}
+	if (pid > 0 && ck_wait_pid(pid, &status) < 0)
+		pid = -1;
 	if (pid < 0) {
 		ck_buf_free(&buf);
 		return -1;

@@ -7,7 +7,6 @@
 
 #include "digest.h"
 #include "layers.h"
-#include "unpack.h"
 #include "util.h"
 
 void

@@ -20,5 +20,8 @@ struct ck_layers {
 int ck_layers_load(const struct ck_store *st, const struct ck_image *img,
 		   struct ck_layers *l, struct ck_err **errp);
 void ck_layers_free(struct ck_layers *l);
+/* Computes the chain ID of an image's top layer without unpacking. */
+char *ck_image_chain_id(const struct ck_store *st, const struct ck_image *img,
+			struct ck_err **errp);
 
 #endif

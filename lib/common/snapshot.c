@@ -97,7 +97,7 @@ ck_sn_open(struct ck_snapshotter *sn, const struct ck_store *st,
 	 * directories with ':', and cannot escape either in a path. */
 	if (sn->type == CK_SN_OVERLAY && strpbrk(st->root, ",:") != NULL) {
 		rc = ck_err_setc(errp, CK_E_INVALID, 0, "store root '%s' "
-				 "holds ',' or ':', which overlayfs mount "
+				 "contains ',' or ':', which overlayfs mount "
 				 "options cannot carry; use a --root without "
 				 "them, or the native snapshotter", st->root);
 		ck_sn_close(sn);
@@ -700,31 +700,36 @@ mount_overlay(const struct ck_snapshotter *sn, const char *target,
 	return rc < 0 ? -1 : 0;
 }
 
+static char *
+read_boot_id(void)
+{
+	char *id = NULL;
+
+	if (ck_read_file("/proc/sys/kernel/random/boot_id", 64, &id, NULL,
+			 NULL) < 0)
+		return NULL;
+	return id;
+}
+
 /*
- * A volatile overlay mount leaves work/work/incompat/volatile behind, and
- * the kernel refuses to mount that upper directory again until it is
- * gone, because after a crash its files may be incomplete. The boot ID
- * written beside it at mount time shows whether the machine restarted
- * since: if not, the marker is removed and the mount goes ahead.
+ * Removes the marker that a volatile overlay mount leaves in the work
+ * directory of the snapshot in dir. The kernel does not mount that upper
+ * directory again while the marker exists, because after a crash its
+ * files may be incomplete. The boot ID saved at mount time shows whether
+ * the machine restarted since, and only then is the mount rejected.
  */
 static int
-clear_volatile(const struct ck_snapshotter *sn, const char *key,
-	       struct ck_err **errp)
+clear_volatile(const char *dir, const char *key, struct ck_err **errp)
 {
-	struct ck_snapshot s;
-	char *marker, *bootf, *was = NULL, *now = NULL;
+	char *marker = ck_asprintf("%s/work/work/incompat/volatile", dir);
+	char *saved_path = ck_asprintf("%s/volatile-boot", dir);
+	char *saved = NULL, *now = NULL;
 	int rc = 0;
 
-	if (ck_sn_stat(sn, key, &s, errp) < 0)
-		return -1;
-	marker = ck_asprintf("%s/snapshots/%s/work/work/incompat/volatile",
-			     sn->dir, s.id);
-	bootf = ck_asprintf("%s/snapshots/%s/volatile-boot", sn->dir, s.id);
 	if (ck_path_exists(marker)) {
-		ck_read_file(bootf, 64, &was, NULL, NULL);
-		ck_read_file("/proc/sys/kernel/random/boot_id", 64, &now,
-			     NULL, NULL);
-		if (was && now && strcmp(was, now) == 0)
+		ck_read_file(saved_path, 64, &saved, NULL, NULL);
+		now = read_boot_id();
+		if (saved && now && strcmp(saved, now) == 0)
 			rc = ck_rm_rf(marker, errp);
 		else
 			rc = ck_err_setc(errp, CK_E_INVALID, 0, "snapshot '%s' "
@@ -732,33 +737,54 @@ clear_volatile(const struct ck_snapshotter *sn, const char *key,
 					 "machine restarted, so its files may "
 					 "be incomplete; remove it", key);
 	}
-	free(was);
+	free(saved);
 	free(now);
-	free(bootf);
+	free(saved_path);
 	free(marker);
-	ck_snapshot_free(&s);
 	return rc;
 }
 
+/* Saves the boot ID beside the snapshot in dir before a volatile mount. */
 static int
-mark_volatile(const struct ck_snapshotter *sn, const char *key,
-	      struct ck_err **errp)
+mark_volatile(const char *dir)
+{
+	char *path = ck_asprintf("%s/volatile-boot", dir);
+	char *now = read_boot_id();
+	int rc = -1;
+
+	if (now != NULL)
+		rc = ck_write_file_replace(path, now, strlen(now), 0600, NULL);
+	free(now);
+	free(path);
+	return rc;
+}
+
+/* Mounts the overlay of an active snapshot, which has an upper dir. */
+static int
+mount_upper(const struct ck_snapshotter *sn, const char *key,
+	    const struct ck_mount *m, const char *target, int flags,
+	    struct ck_err **errp)
 {
 	struct ck_snapshot s;
-	char *bootf, *now = NULL;
-	size_t len = 0;
+	char *dir, *opts;
 	int rc;
 
 	if (ck_sn_stat(sn, key, &s, errp) < 0)
 		return -1;
-	bootf = ck_asprintf("%s/snapshots/%s/volatile-boot", sn->dir, s.id);
-	rc = ck_read_file("/proc/sys/kernel/random/boot_id", 64, &now, &len,
-			  errp);
-	if (rc == 0)
-		rc = ck_write_file_replace(bootf, now, len, 0600, errp);
-	free(now);
-	free(bootf);
+	dir = ck_asprintf("%s/snapshots/%s", sn->dir, s.id);
 	ck_snapshot_free(&s);
+	rc = clear_volatile(dir, key, errp);
+	if (rc == 0 && (flags & CK_MOUNT_VOLATILE) && mark_volatile(dir) == 0) {
+		/* Kernels before 5.10 reject the option: mount without. */
+		opts = ck_asprintf("volatile,%s", m->options);
+		rc = mount_overlay(sn, target, 0, opts, NULL);
+		free(opts);
+		if (rc < 0)
+			rc = mount_overlay(sn, target, 0, m->options, errp);
+	} else if (rc == 0) {
+		rc = mount_overlay(sn, target, 0, m->options, errp);
+	}
+	free(dir);
 	return rc;
 }
 
@@ -774,7 +800,6 @@ ck_sn_mount_flags(const struct ck_snapshotter *sn, const char *key,
 		  const char *target, int flags, struct ck_err **errp)
 {
 	struct ck_mount m;
-	char *opts;
 	int rc = 0;
 
 	if (ck_sn_mounts(sn, key, &m, errp) < 0)
@@ -788,18 +813,8 @@ ck_sn_mount_flags(const struct ck_snapshotter *sn, const char *key,
 			       MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
 			rc = ck_err_set(errp, errno, "remount '%s' read-only",
 					target);
-	} else if (strncmp(m.options, "index=off,workdir=", 18) != 0) {
-		rc = mount_overlay(sn, target, 0, m.options, errp);
-	} else if ((rc = clear_volatile(sn, key, errp)) < 0) {
-		/* the error is set */
-	} else if ((flags & CK_MOUNT_VOLATILE) &&
-		   mark_volatile(sn, key, NULL) == 0) {
-		/* Kernels before 5.10 do not know the option. */
-		opts = ck_asprintf("volatile,%s", m.options);
-		rc = mount_overlay(sn, target, 0, opts, NULL);
-		free(opts);
-		if (rc < 0)
-			rc = mount_overlay(sn, target, 0, m.options, errp);
+	} else if (strstr(m.options, "upperdir=") != NULL) {
+		rc = mount_upper(sn, key, &m, target, flags, errp);
 	} else {
 		rc = mount_overlay(sn, target, 0, m.options, errp);
 	}
@@ -819,12 +834,12 @@ ck_sn_lock_fill(const struct ck_snapshotter *sn, const struct ck_snapshot *s,
 }
 
 /*
- * Runs under the snapshotter's lock, like every removal. An extract
- * snapshot's writer takes its fill lock before the record appears and
- * drops it only after the record is gone (committed or removed). So a
- * record whose fill lock is free belongs to a writer that died. Without
- * the snapshotter's lock, a record read just before its writer committed
- * would look abandoned a moment later.
+ * Removes extract snapshots whose writer died. This runs under the
+ * snapshotter's lock, like every removal. A writer takes its fill lock
+ * before the record appears and drops it only after the record is gone,
+ * so a record whose fill lock is free belongs to a writer that died.
+ * Without the snapshotter's lock, a record read just before its writer
+ * committed would look abandoned a moment later.
  */
 int
 ck_sn_cleanup(const struct ck_snapshotter *sn, struct ck_err **errp)

@@ -108,9 +108,10 @@ char *ck_sn_relative_options(const struct ck_snapshotter *sn,
 			     const char *options);
 int ck_sn_mount(const struct ck_snapshotter *sn, const char *key,
 		const char *target, struct ck_err **errp);
-/* Mounts a writable overlay snapshot without syncs: nothing written in it
- * is flushed, and its unmount does not sync the whole filesystem under
- * it. For snapshots thrown away after use (crun-task run --rm). */
+/* Mounts like ck_sn_mount. With CK_MOUNT_VOLATILE a writable overlay
+ * snapshot gets overlayfs's volatile option: fsync in it returns at once,
+ * and its unmount does not sync the filesystem under it. For snapshots
+ * thrown away after use (crun-task run --rm). */
 #define CK_MOUNT_VOLATILE 1
 int ck_sn_mount_flags(const struct ck_snapshotter *sn, const char *key,
 		      const char *target, int flags, struct ck_err **errp);

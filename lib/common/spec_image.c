@@ -11,9 +11,9 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include "layers.h"
 #include "manifest.h"
 #include "spec.h"
-#include "unpack.h"
 #include "util.h"
 
 /* Mounts snapshot key read-only on a new temporary directory. The

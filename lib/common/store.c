@@ -62,11 +62,10 @@ ck_state_dir(void)
 }
 
 /*
- * Writes one of a new store's fixed files, oci-layout or an index.json
- * with no images, unless another process did first. It is not synced: a
- * crash can leave it empty, and the next open writes it again, while
- * every later change of an index.json is synced before its rename. That
- * saves a new store six fsyncs.
+ * Writes one of a new store's fixed files, oci-layout or an empty
+ * index.json, unless another process did first. The file is not synced,
+ * which saves a new store six fsyncs. A crash can leave it empty, so an
+ * empty file is written again here.
  */
 static int
 ensure_file(const struct ck_store *st, const char *path, const char *text,
@@ -80,9 +79,8 @@ ensure_file(const struct ck_store *st, const char *path, const char *text,
 		return ck_write_file_new(path, text, strlen(text), 0644, errp);
 	if (sb.st_size > 0)
 		return 0;
-	/* An empty file is written again under the namespace lock, which
-	 * every change of index.json holds, so that an index filled in by
-	 * another process meanwhile is not replaced. */
+	/* Every change of index.json takes the namespace lock, so under it
+	 * an index that another process filled in meanwhile is not replaced. */
 	lockp = ck_asprintf("%s/lock", st->ns_dir);
 	lock = ck_lock(lockp, 0, errp);
 	free(lockp);

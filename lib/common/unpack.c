@@ -15,8 +15,8 @@
 #include <unistd.h>
 
 #include "apply.h"
-#include "layers.h"
 #include "digest.h"
+#include "layers.h"
 #include "manifest.h"
 #include "unpack.h"
 #include "util.h"

@@ -27,9 +27,6 @@ int ck_unpack_image(const struct ck_store *st, const struct ck_snapshotter *sn,
 		    const struct ck_image *img, ck_unpack_progress_fn progress,
 		    void *arg, struct ck_unpack_result *res,
 		    struct ck_err **errp);
-/* Computes the chain ID of an image's top layer without unpacking. */
-char *ck_image_chain_id(const struct ck_store *st, const struct ck_image *img,
-			struct ck_err **errp);
 void ck_unpack_result_free(struct ck_unpack_result *res);
 /* Makes sure the image is unpacked, running the cunpack binary when it
  * is not, and sets *chain_id to its top layer's chain ID. With quiet,

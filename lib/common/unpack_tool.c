@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "layers.h"
 #include "unpack.h"
 #include "util.h"
 
@@ -56,7 +57,7 @@ run_cunpack(const struct ck_store *st, const struct ck_snapshotter *sn,
 	char *ref = ck_asprintf("%s@%s", img->name, img->manifest.digest);
 	const char *argv[10];
 	size_t n = 0;
-	int status;
+	int status, rc;
 	pid_t pid;
 
 	argv[n++] = path;
@@ -93,15 +94,11 @@ run_cunpack(const struct ck_store *st, const struct ck_snapshotter *sn,
 			strerror(errno));
 		_exit(127);
 	}
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR) {
-			free(ref);
-			free(path);
-			return ck_err_set(errp, errno, "wait for cunpack");
-		}
-	}
+	rc = ck_wait_pid(pid, &status);
 	free(ref);
 	free(path);
+	if (rc < 0)
+		return ck_err_set(errp, errno, "wait for cunpack");
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 127)

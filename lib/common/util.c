@@ -14,6 +14,7 @@
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -259,7 +260,7 @@ static int
 write_replace(const char *path, const void *data, size_t len, mode_t mode,
 	      int flags, struct ck_err **errp)
 {
-	int sync = flags & WRITE_SYNC;
+	int sync = flags & WRITE_SYNC, rc;
 	char *rnd = ck_random_hex(6);
 	char *tmp = ck_asprintf("%s.tmp-%s", path, rnd);
 	char *dir = ck_xstrdup(path);
@@ -279,14 +280,18 @@ write_replace(const char *path, const void *data, size_t len, mode_t mode,
 		goto fail;
 	}
 	close(fd);
-	if ((flags & WRITE_NOREPLACE) ? rename_noreplace(tmp, path) < 0 :
-	    rename(tmp, path) < 0) {
-		if (errno == EEXIST && (flags & WRITE_NOREPLACE)) {
-			unlink(tmp);
-			free(tmp);
-			free(dir);
-			return 0;
-		}
+	if (flags & WRITE_NOREPLACE)
+		rc = rename_noreplace(tmp, path);
+	else
+		rc = rename(tmp, path);
+	if (rc < 0 && errno == EEXIST && (flags & WRITE_NOREPLACE)) {
+		/* Another process wrote the file first. */
+		unlink(tmp);
+		free(tmp);
+		free(dir);
+		return 0;
+	}
+	if (rc < 0) {
 		ck_err_set(errp, errno, "rename '%s' to '%s'", tmp, path);
 		unlink(tmp);
 		goto fail;
@@ -325,6 +330,15 @@ ck_write_file_new(const char *path, const void *data, size_t len,
 		  mode_t mode, struct ck_err **errp)
 {
 	return write_replace(path, data, len, mode, WRITE_NOREPLACE, errp);
+}
+
+int
+ck_wait_pid(pid_t pid, int *status)
+{
+	while (waitpid(pid, status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return 0;
 }
 
 int

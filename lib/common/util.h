@@ -48,6 +48,9 @@ int ck_write_file_replace(const char *path, const void *data, size_t len,
  * as it is and the call succeeds. */
 int ck_write_file_new(const char *path, const void *data, size_t len,
 		      mode_t mode, struct ck_err **errp);
+/* Waits for the child pid, again after signals, and stores its status as
+ * waitpid does; returns -1 with errno set when waiting fails. */
+int ck_wait_pid(pid_t pid, int *status);
 int ck_fsync_dir(const char *dir, struct ck_err **errp);
 int ck_rm_rf(const char *path, struct ck_err **errp);
 int ck_rm_rf_at(int dirfd, const char *name, struct ck_err **errp);

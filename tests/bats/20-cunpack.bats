@@ -259,7 +259,7 @@ teardown() {
 	local root=$BATS_TEST_TMPDIR/a,b
 	run_tool 0 cpull -q --root "$root" "$REGISTRY/test/busybox:latest"
 	run_tool 1 cunpack --root "$root" "$REGISTRY/test/busybox:latest"
-	assert_contains "$stderr" "store root '$root' holds ',' or ':'" "stderr"
+	assert_contains "$stderr" "store root '$root' contains ',' or ':'" "stderr"
 	run_tool 0 cunpack -q --root "$root" --snapshotter native \
 		"$REGISTRY/test/busybox:latest"
 }

@@ -551,35 +551,41 @@ task_start(struct task_opts *o, struct ck_err **errp)
 	return status < 0 ? -EXIT_TASK_FAILED : status;
 }
 
+/* Waits up to 5 s for the task's shim to exit; returns whether it did. */
+static int
+wait_shim_exit(const struct bundle *b)
+{
+	int i;
+
+	for (i = 0; i < 100 && shim_alive(b); i++)
+		usleep(50000);
+	return !shim_alive(b);
+}
+
 /* Kills a running task for delete --force and waits for its shim to
  * record the exit. */
 static int
 force_stop(const struct task_opts *o, const struct bundle *b)
 {
 	const char *args[] = { "kill", "--all", o->id, "KILL", NULL };
-	int i;
 
 	runtime_call(o, b, args, 1);
-	for (i = 0; i < 100 && shim_alive(b); i++)
-		usleep(50000);
-	if (!shim_alive(b))
+	if (wait_shim_exit(b))
 		return 0;
 	ck_log(CK_LOG_WARNING, "task '%s': the shim did not exit", o->id);
 	return -1;
 }
 
 /* Kills a task's shim and the runtime it runs, which share the shim's
- * process group, and waits for the shim's lock to be free. */
+ * process group, and waits for the shim to exit. */
 static void
 kill_starting(const struct bundle *b)
 {
 	pid_t shim = read_pid_file(b, "shim.pid");
-	int i;
 
 	if (shim > 0)
 		kill(-shim, SIGKILL);
-	for (i = 0; i < 100 && shim_alive(b); i++)
-		usleep(50000);
+	wait_shim_exit(b);
 }
 
 int
@@ -600,7 +606,7 @@ task_delete(struct task_opts *o, struct ck_err **errp)
 	 * has gone. */
 	state = runtime_status(o, &x.b, NULL);
 	/* No runtime state, a live shim and no exit status: the runtime
-	 * is still creating the task (a slow hook, say). */
+	 * is still creating the task, for example in a slow hook. */
 	if (state == NULL && shim_alive(&x.b) &&
 	    read_status_file(&x.b, &status) < 0)
 		state = ck_xstrdup("starting");

@@ -81,11 +81,8 @@ wait_child(pid_t pid)
 {
 	int status;
 
-	if (pid < 0)
+	if (pid < 0 || ck_wait_pid(pid, &status) < 0)
 		return -1;
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -1;
 	return status;
 }
 
