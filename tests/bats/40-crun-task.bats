@@ -105,6 +105,42 @@ teardown() {
 	assert_not_contains "$output" "$BATS_TEST_TMPDIR" "mounts"
 }
 
+# cgroup_dirs ID: the task's cgroup directories, in every hierarchy.
+cgroup_dirs() {
+	compgen -G "/sys/fs/cgroup/*/ckit/default/$1" || true
+	compgen -G "/sys/fs/cgroup/ckit/default/$1" || true
+}
+
+@test "crun-task delete removes the cgroups and runc state of an exited task" {
+	run_tool 0 crun-task run -d "$IMG" cg1 sleep 30
+	run cgroup_dirs cg1
+	assert_contains "$output" /ckit/default/cg1 "cgroups while it runs"
+	assert_file_exists "$CKIT_STATE/runc/default/cg1/state.json" "runc state"
+	run_tool 0 crun-task kill cg1
+	run_tool 0 crun-task wait cg1
+	run_tool 0 crun-task delete cg1
+	run cgroup_dirs cg1
+	assert_eq "$output" "" "cgroups left"
+	assert_file_not_exists "$CKIT_STATE/runc/default/cg1"
+	run runc --root "$CKIT_STATE/runc/default" list -q
+	assert_not_contains "$output" cg1 "runc list"
+	run_tool 0 crun-task run --rm "$IMG" cg2 true
+	run cgroup_dirs cg2
+	assert_eq "$output" "" "cgroups left by run --rm"
+	assert_file_not_exists "$CKIT_STATE/runc/default/cg2"
+}
+
+@test "crun-task run --rm runs the spec's poststop hook" {
+	run_tool 0 cunpack "$IMG"
+	run_cspec --image "$IMG" -o "$BATS_TEST_TMPDIR/s.json" -- true
+	jq --arg f "$BATS_TEST_TMPDIR/hooked" \
+		'.hooks.poststop = [{path: "/bin/sh", args: ["sh", "-c", "echo ran >" + $f]}]' \
+		"$BATS_TEST_TMPDIR/s.json" >"$BATS_TEST_TMPDIR/h.json"
+	run_tool 0 crun-task run --rm --spec "$BATS_TEST_TMPDIR/h.json" "$IMG" hook1
+	assert_eq "$(cat "$BATS_TEST_TMPDIR/hooked")" ran "poststop hook output"
+	assert_file_not_exists "$CKIT_STATE/runc/default/hook1"
+}
+
 @test "crun-task run (attached) leaves unread stdin to the caller" {
 	run bash -c 'printf "a\nb\n" | { "$1" run --rm "$2" in1 true; cat; }' \
 		- "$CRUN_TASK" "$IMG"

@@ -224,11 +224,85 @@ runtime_start(const struct task_opts *o, const struct bundle *b,
 	return runtime_failed(b, "start", errp);
 }
 
+/* Whether runc's saved container config leaves nothing for `runc
+ * delete` to do but remove the cgroups and the state: no poststop hooks,
+ * no systemd unit, no Intel RDT group, and a PID namespace of its own,
+ * so that the end of init ended every process in the container. */
+static int
+runc_state_plain(json_t *state)
+{
+	json_t *cfg = json_object_get(state, "config");
+	json_t *post = json_object_get(json_object_get(cfg, "Hooks"),
+				       "poststop");
+	json_t *ns, *v;
+	const char *rdt = json_string_value(json_object_get(state,
+							    "intel_rdt_path"));
+	size_t i;
+	int own_pid = 0;
+
+	if (!json_is_object(cfg) || json_array_size(post) > 0 ||
+	    json_is_true(json_object_get(json_object_get(cfg, "cgroups"),
+					 "Systemd")) || (rdt && *rdt))
+		return 0;
+	ns = json_object_get(cfg, "namespaces");
+	json_array_foreach(ns, i, v) {
+		const char *type = json_string_value(json_object_get(v,
+								     "type"));
+		const char *path = json_string_value(json_object_get(v,
+								     "path"));
+
+		if (type && strcmp(type, "NEWPID") == 0 && (!path || !*path))
+			own_pid = 1;
+	}
+	return own_pid;
+}
+
+/* Deletes a stopped runc container the way `runc delete` does, without
+ * starting runc: removes its cgroups, then its state directory. Only for
+ * a task whose exit the shim recorded and whose config runc_state_plain
+ * accepts; returns -1 otherwise, or when a cgroup does not go, and the
+ * runtime's own delete, which also handles those, runs instead. */
+static int
+delete_stopped_runc(const struct task_opts *o, const struct bundle *b)
+{
+	const char *base = strrchr(o->runtime, '/');
+	char *dir = ck_asprintf("%s/%s", b->runtime_root, o->id);
+	char *path = ck_asprintf("%s/state.json", dir);
+	json_t *state = NULL, *paths, *v;
+	const char *key;
+	int status, rc = -1;
+
+	base = base ? base + 1 : o->runtime;
+	if (strcmp(base, "runc") != 0 || read_status_file(b, &status) < 0)
+		goto out;
+	state = json_load_file(path, 0, NULL);
+	if (!runc_state_plain(state))
+		goto out;
+	paths = json_object_get(state, "cgroup_paths");
+	if (!json_is_object(paths))
+		goto out;
+	json_object_foreach(paths, key, v) {
+		const char *cg = json_string_value(v);
+
+		if (cg == NULL || cg[0] != '/' || strstr(cg, "/../") ||
+		    (rmdir(cg) < 0 && errno != ENOENT))
+			goto out;
+	}
+	rc = ck_rm_rf(dir, NULL);
+out:
+	json_decref(state);
+	free(path);
+	free(dir);
+	return rc;
+}
+
 void
 runtime_delete(const struct task_opts *o, const struct bundle *b)
 {
 	const char *args[] = { "delete", "--force", o->id, NULL };
 
+	if (delete_stopped_runc(o, b) == 0)
+		return;
 	call(o, b, args, 1, -1);
 }
 
