@@ -10,8 +10,11 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "apply.h"
@@ -67,6 +70,88 @@ sync_dir(const char *dir, struct ck_err **errp)
 	return rc;
 }
 
+/* While layers are applied, a thread flushes the snapshot's filesystem
+ * every FLUSH_MS, so that the disk writes while the applier works and
+ * the final sync has little left to write. */
+#define FLUSH_MS 50
+
+struct flusher {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int fd;
+	int stop;
+	int running;
+};
+
+static void *
+flush_loop(void *arg)
+{
+	struct flusher *f = arg;
+	struct timespec t;
+
+	pthread_mutex_lock(&f->lock);
+	while (!f->stop) {
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		t.tv_nsec += FLUSH_MS * 1000000L;
+		if (t.tv_nsec >= 1000000000L) {
+			t.tv_sec++;
+			t.tv_nsec -= 1000000000L;
+		}
+		if (pthread_cond_timedwait(&f->cond, &f->lock, &t) !=
+		    ETIMEDOUT || f->stop)
+			continue;
+		pthread_mutex_unlock(&f->lock);
+		syncfs(f->fd);
+		pthread_mutex_lock(&f->lock);
+	}
+	pthread_mutex_unlock(&f->lock);
+	return NULL;
+}
+
+/* Starts flushing the filesystem of dir. If the thread cannot start,
+ * the final sync still writes everything. */
+static void
+flusher_start(struct flusher *f, const char *dir)
+{
+	pthread_condattr_t attr;
+	sigset_t all, saved;
+
+	memset(f, 0, sizeof(*f));
+	f->fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (f->fd < 0)
+		return;
+	pthread_mutex_init(&f->lock, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&f->cond, &attr);
+	pthread_condattr_destroy(&attr);
+	/* Signals stay with the main thread. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &saved);
+	f->running = pthread_create(&f->thread, NULL, flush_loop, f) == 0;
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+}
+
+static void
+flusher_stop(struct flusher *f)
+{
+	if (f->running) {
+		pthread_mutex_lock(&f->lock);
+		f->stop = 1;
+		pthread_cond_signal(&f->cond);
+		pthread_mutex_unlock(&f->lock);
+		pthread_join(f->thread, NULL);
+	}
+	if (f->fd >= 0) {
+		pthread_cond_destroy(&f->cond);
+		pthread_mutex_destroy(&f->lock);
+		close(f->fd);
+	}
+	f->running = 0;
+	f->fd = -1;
+}
+
 /* Applies the layers of l with indexes first to end - 1, in order, into
  * the active snapshot key, then syncs once. */
 static int
@@ -76,6 +161,7 @@ fill_snapshot(const struct ck_store *st, const struct ck_snapshotter *sn,
 	      struct ck_err **errp)
 {
 	struct ck_snapshot s;
+	struct flusher flush;
 	char **lowers, *dir;
 	size_t i;
 	int rc = 0;
@@ -88,6 +174,8 @@ fill_snapshot(const struct ck_store *st, const struct ck_snapshotter *sn,
 		return -1;
 	}
 	dir = ck_sn_fs_dir(sn, &s);
+	if (!sn->no_sync)
+		flusher_start(&flush, dir);
 	for (i = first; rc == 0 && i < end; i++) {
 		if (progress)
 			progress(i, l->n, l->m.layers[i].digest, arg);
@@ -96,6 +184,8 @@ fill_snapshot(const struct ck_store *st, const struct ck_snapshotter *sn,
 			ck_err_wrap(errp, "layer %zu '%s'", i + 1,
 				    l->m.layers[i].digest);
 	}
+	if (!sn->no_sync)
+		flusher_stop(&flush);
 	if (rc == 0 && !sn->no_sync)
 		rc = sync_dir(dir, errp);
 	free(dir);
