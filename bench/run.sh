@@ -13,7 +13,8 @@
 # usage: bench/run.sh [SHARED_BENCH_DIR]
 #   SHARED_BENCH_DIR  the peer harness with `registry` and `make-images`
 #                     (default ../shared/bench from the checkout)
-# Env: RUNS (default 30) timed runs after three warm-ups; PORT (default
+# Env: RUNS (default 40) timed runs of each command, in ROUNDS (default
+#      10) rounds with one warm-up each; PORT (default
 #      5077) of the registry; BENCH_WORK (default /var/tmp/ckit-bench)
 #      keeps the registry storage and the image cache between runs.
 # Must run as root. Installs hyperfine and containerd with apt-get when
@@ -28,7 +29,8 @@ log() { echo "run.sh: $(date +%H:%M:%S) $*" >&2; }
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SHARED=${1:-$TOP/../shared/bench}
-RUNS=${RUNS:-30}
+RUNS=${RUNS:-40}
+ROUNDS=${ROUNDS:-10}
 PORT=${PORT:-5077}
 W=${BENCH_WORK:-/var/tmp/ckit-bench}
 REG=127.0.0.1:$PORT
@@ -103,12 +105,31 @@ export CKIT_ROOT=$T/ckit CKIT_STATE=$TS/ckit-state
 "$TOP/tools/cunpack/cunpack" -q "$IMAGE" >/dev/null
 make_bundles
 
-log "timing $RUNS runs each"
-hyperfine --style basic -N --runs "$RUNS" --warmup 3 --export-json "$T/run.json" \
-	-n crun-task "$TOP/tools/crun-task/crun-task run --rm $IMAGE bench1 true" \
-	-n ctr "$C run --rm $IMAGE bench2 true" \
-	-n runc "runc --root $TS/runc-root run --bundle $T/bundle bench3" \
-	-n runc-ckit-spec "runc --root $TS/runc-root run --bundle $T/bundle-ckit bench4" >&2
+# The machine's speed drifts over a run (other tenants, containerd's
+# own background work after ctr), so the commands take turns: ROUNDS
+# rounds of RUNS/ROUNDS runs each, in an order that rotates every round,
+# and the medians are over all runs of a command.
+names=(crun-task ctr runc runc-ckit-spec)
+cmds=(
+	"$TOP/tools/crun-task/crun-task run --rm $IMAGE bench1 true"
+	"$C run --rm $IMAGE bench2 true"
+	"runc --root $TS/runc-root run --bundle $T/bundle bench3"
+	"runc --root $TS/runc-root run --bundle $T/bundle-ckit bench4"
+)
+per=$(((RUNS + ROUNDS - 1) / ROUNDS))
+log "timing $((per * ROUNDS)) runs each, in $ROUNDS rounds"
+for ((r = 0; r < ROUNDS; r++)); do
+	for ((k = 0; k < ${#names[@]}; k++)); do
+		i=$(((r + k) % ${#names[@]}))
+		hyperfine --style none -N --runs "$per" --warmup 1 \
+			--export-json "$T/run-$r-$i.json" -n "${names[i]}" "${cmds[i]}" >&2
+	done
+done
+jq -s '{results: [group_by(.results[0].command)[] |
+	{command: .[0].results[0].command,
+	 times: ([.[].results[0].times[]] | sort)} |
+	.median = .times[(.times | length) / 2 | floor]]}' \
+	"$T"/run-*.json >"$T/run.json"
 
 median() {
 	jq -r --arg n "$1" '.results[] | select(.command == $n) | .median' "$T/run.json"
@@ -118,7 +139,7 @@ ctr=$(median ctr)
 bare=$(median runc)
 same=$(median runc-ckit-spec)
 echo "# crun-task run --rm vs ctr run --rm vs runc run, busybox running true"
-echo "# $(date -u +%F), $(nproc) cores, $(uname -r); median of $RUNS runs"
+echo "# $(date -u +%F), $(nproc) cores, $(uname -r); median of $((per * ROUNDS)) runs in $ROUNDS rounds"
 awk -v o="$ours" -v c="$ctr" -v r="$bare" -v s="$same" 'BEGIN {
 	printf "%-16s %10s %12s\n", "tool", "median_ms", "vs_crun-task"
 	printf "%-16s %10.1f %12.2f\n", "crun-task", o * 1000, 1
