@@ -224,27 +224,28 @@ runtime_start(const struct task_opts *o, const struct bundle *b,
 	return runtime_failed(b, "start", errp);
 }
 
-/* Whether runc's saved container config leaves nothing for `runc
- * delete` to do but remove the cgroups and the state: no poststop hooks,
- * no systemd unit, no Intel RDT group, and a PID namespace of its own,
- * so that the end of init ended every process in the container. */
+/* Returns whether runc's saved config leaves `runc delete` nothing to
+ * do but remove the cgroups and the state directory. That needs no
+ * poststop hooks, no systemd unit, no Intel RDT group, and a PID
+ * namespace of the container's own, so that init's exit ended every
+ * process in it. */
 static int
 runc_state_plain(json_t *state)
 {
-	json_t *cfg = json_object_get(state, "config");
-	json_t *post = json_object_get(json_object_get(cfg, "Hooks"),
-				       "poststop");
+	json_t *config = json_object_get(state, "config");
+	json_t *poststop = json_object_get(json_object_get(config, "Hooks"),
+					   "poststop");
 	json_t *ns, *v;
 	const char *rdt = json_string_value(json_object_get(state,
 							    "intel_rdt_path"));
 	size_t i;
 	int own_pid = 0;
 
-	if (!json_is_object(cfg) || json_array_size(post) > 0 ||
-	    json_is_true(json_object_get(json_object_get(cfg, "cgroups"),
+	if (!json_is_object(config) || json_array_size(poststop) > 0 ||
+	    json_is_true(json_object_get(json_object_get(config, "cgroups"),
 					 "Systemd")) || (rdt && *rdt))
 		return 0;
-	ns = json_object_get(cfg, "namespaces");
+	ns = json_object_get(config, "namespaces");
 	json_array_foreach(ns, i, v) {
 		const char *type = json_string_value(json_object_get(v,
 								     "type"));
@@ -257,11 +258,10 @@ runc_state_plain(json_t *state)
 	return own_pid;
 }
 
-/* Deletes a stopped runc container the way `runc delete` does, without
- * starting runc: removes its cgroups, then its state directory. Only for
- * a task whose exit the shim recorded and whose config runc_state_plain
- * accepts; returns -1 otherwise, or when a cgroup does not go, and the
- * runtime's own delete, which also handles those, runs instead. */
+/* Deletes a stopped runc container without starting runc: removes its
+ * cgroups, then its state directory. Returns -1 when the shim recorded
+ * no exit, runc_state_plain rejects the config or a cgroup stays. The
+ * caller then runs the runtime's own delete. */
 static int
 delete_stopped_runc(const struct task_opts *o, const struct bundle *b)
 {
@@ -282,10 +282,11 @@ delete_stopped_runc(const struct task_opts *o, const struct bundle *b)
 	if (!json_is_object(paths))
 		goto out;
 	json_object_foreach(paths, key, v) {
-		const char *cg = json_string_value(v);
+		const char *cgroup = json_string_value(v);
 
-		if (cg == NULL || cg[0] != '/' || strstr(cg, "/../") ||
-		    (rmdir(cg) < 0 && errno != ENOENT))
+		if (cgroup == NULL || cgroup[0] != '/' ||
+		    strstr(cgroup, "/../") ||
+		    (rmdir(cgroup) < 0 && errno != ENOENT))
 			goto out;
 	}
 	rc = ck_rm_rf(dir, NULL);
