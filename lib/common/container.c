@@ -912,6 +912,39 @@ out:
 	return rc;
 }
 
+/*
+ * Removes a record that exists but cannot be read, and its spec. Nothing
+ * names the container's snapshot any more, so the snapshot stays and a
+ * warning names the key it would have had. The caller has taken the
+ * namespace lock and passes the read error in *errp.
+ */
+static int
+drop_damaged(const struct ck_store *st, const char *id, const char *path,
+	     struct ck_err **errp)
+{
+	struct ck_container c = { .id = (char *)id };
+	char *spec;
+	int rc;
+
+	if (task_running(st, id, NULL)) {
+		ck_err_free(errp);
+		return ck_err_setc(errp, CK_E_BUSY, 0, "container '%s' has a "
+				   "running task; stop the task first", id);
+	}
+	ck_log(CK_LOG_WARNING, "the record of container '%s' is damaged "
+	       "(%s); removing it and its spec. Its snapshot, if any, is "
+	       "kept: remove it with 'csnapshot rm %s/%s'", id, (*errp)->msg,
+	       st->ns, id);
+	ck_err_free(errp);
+	if (remove_task_state(st, &c, errp) < 0 ||
+	    unlink_synced(path, errp) < 0)
+		return -1;
+	spec = ck_container_spec_path(st, id);
+	rc = unlink_synced(spec, errp);
+	free(spec);
+	return rc;
+}
+
 int
 ck_container_delete(const struct ck_store *st, const char *id,
 		    int keep_snapshot, struct ck_err **errp)
@@ -934,8 +967,12 @@ ck_container_delete(const struct ck_store *st, const char *id,
 		rc = 0;
 		goto out;
 	}
-	if (read_record(st, id, &c, errp) < 0)
+	if (read_record(st, id, &c, errp) < 0) {
+		if (ck_err_code(*errp) != CK_E_NOTFOUND &&
+		    ck_path_exists(path))
+			rc = drop_damaged(st, id, path, errp);
 		goto out;
+	}
 	if (task_running(st, id, c.runtime)) {
 		ck_err_setc(errp, CK_E_BUSY, 0, "container '%s' has a running "
 			    "task; stop the task first", id);

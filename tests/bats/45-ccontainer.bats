@@ -425,6 +425,23 @@ runc_status() {
 	assert_contains "$stderr" "invalid container ID 'bad/id'"
 }
 
+@test "ccontainer rm (damaged record) removes it, keeps the snapshot" {
+	local damage
+	for damage in "" '{"id": 5}'; do
+		run_tool 0 "$CCONTAINER" create "$IMG" c1
+		printf '%s' "$damage" >"$CONTAINERS/c1.json"
+		run_tool 0 "$CCONTAINER" ls -q
+		assert_eq "$output" "" "ls"
+		run_tool 0 "$CCONTAINER" rm c1
+		assert_contains "$stderr" "record of container 'c1' is damaged" "rm warning"
+		assert_contains "$stderr" "csnapshot rm" "rm hint"
+		assert_file_not_exists "$CONTAINERS/c1.json" "record"
+		assert_file_not_exists "$CONTAINERS/specs/c1.json" "spec"
+		assert_file_exists "$(snapshot_meta default/c1)" "snapshot record"
+		run_tool 0 "$TOP/tools/csnapshot/csnapshot" rm default/c1
+	done
+}
+
 @test "ccontainer rm (one of three missing) removes the others, exits 1" {
 	run_tool 0 "$CCONTAINER" create "$IMG" c1
 	run_tool 0 "$CCONTAINER" create "$IMG" c3
