@@ -364,7 +364,11 @@ ck_sn_prepare(const struct ck_snapshotter *sn, const char *key,
 	if (parent != NULL) {
 		if (ck_sn_stat(sn, parent, &ps, errp) < 0)
 			goto out;
-		rc = ps.kind == CK_SNAP_COMMITTED ? 0 :
+		/* An unpack stacks its extract snapshots, which it holds
+		 * locked, before it commits them all. */
+		rc = ps.kind == CK_SNAP_COMMITTED ||
+			(fill_lock != NULL && ps.kind == CK_SNAP_ACTIVE &&
+			 ck_has_prefix(parent, "extract-")) ? 0 :
 			ck_err_setc(errp, CK_E_INVALID, 0, "parent '%s' is "
 				    "not a committed snapshot", parent);
 		if (rc < 0) {
@@ -469,6 +473,33 @@ ck_sn_remove(const struct ck_snapshotter *sn, const char *key,
 	if (lock < 0)
 		return -1;
 	rc = remove_locked(sn, key, errp);
+	ck_unlock(lock);
+	return rc;
+}
+
+int
+ck_sn_set_parent(const struct ck_snapshotter *sn, const char *key,
+		 const char *parent, struct ck_err **errp)
+{
+	struct ck_snapshot s;
+	int lock = lock_sn(sn, errp);
+	int rc;
+
+	if (lock < 0)
+		return -1;
+	if (ck_sn_stat(sn, key, &s, errp) < 0) {
+		ck_unlock(lock);
+		return -1;
+	}
+	if (s.kind != CK_SNAP_ACTIVE) {
+		rc = ck_err_setc(errp, CK_E_INVALID, 0,
+				 "snapshot '%s' is not active", key);
+	} else {
+		free(s.parent);
+		s.parent = parent ? ck_xstrdup(parent) : NULL;
+		rc = write_record(sn, &s, 0, errp);
+	}
+	ck_snapshot_free(&s);
 	ck_unlock(lock);
 	return rc;
 }
@@ -833,6 +864,24 @@ ck_sn_lock_fill(const struct ck_snapshotter *sn, const struct ck_snapshot *s,
 	return fd;
 }
 
+/* An extract snapshot that ck_sn_cleanup found abandoned. */
+struct abandoned {
+	char *key;		/* NULL once removed */
+	char *parent;
+	int fd;			/* its fill lock, taken by the cleanup */
+};
+
+static int
+is_parent_of_any(const char *key, const struct abandoned *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (v[i].key && v[i].parent && strcmp(v[i].parent, key) == 0)
+			return 1;
+	return 0;
+}
+
 /*
  * Removes extract snapshots whose writer died. This runs under the
  * snapshotter's lock, like every removal. A writer takes its fill lock
@@ -845,9 +894,11 @@ int
 ck_sn_cleanup(const struct ck_snapshotter *sn, struct ck_err **errp)
 {
 	char *dir = ck_asprintf("%s/meta", sn->dir);
+	struct abandoned *v = NULL;
 	struct dirent *de;
+	size_t n = 0, i;
 	DIR *d;
-	int lock = lock_sn(sn, errp), rc = 0;
+	int lock = lock_sn(sn, errp), rc = 0, progress;
 
 	if (lock < 0) {
 		free(dir);
@@ -867,11 +918,12 @@ ck_sn_cleanup(const struct ck_snapshotter *sn, struct ck_err **errp)
 			    ck_has_prefix(s.key, "extract-")) {
 				fd = ck_sn_lock_fill(sn, &s, NULL);
 				if (fd >= 0) {
-					ck_log(CK_LOG_INFO, "removing "
-					       "unfinished snapshot '%s'",
-					       s.key);
-					rc |= remove_locked(sn, s.key, errp);
-					ck_unlock(fd);
+					v = ck_xrealloc(v, (n + 1) *
+							sizeof(*v));
+					v[n].key = ck_xstrdup(s.key);
+					v[n].parent = s.parent ?
+						ck_xstrdup(s.parent) : NULL;
+					v[n++].fd = fd;
 				}
 			}
 			ck_snapshot_free(&s);
@@ -880,9 +932,47 @@ ck_sn_cleanup(const struct ck_snapshotter *sn, struct ck_err **errp)
 	}
 	if (d)
 		closedir(d);
+	/* An unpack stacks its extract snapshots, so a killed one may
+	 * leave a chain of them: each round removes those that no other
+	 * one left here names as its parent. */
+	do {
+		progress = 0;
+		for (i = 0; i < n; i++) {
+			struct ck_err *err = NULL;
+
+			if (v[i].key == NULL || is_parent_of_any(v[i].key, v,
+								 n))
+				continue;
+			if (remove_locked(sn, v[i].key, &err) == 0) {
+				ck_log(CK_LOG_INFO, "removed unfinished "
+				       "snapshot '%s'", v[i].key);
+				progress = 1;
+			} else if (ck_err_code(err) == CK_E_BUSY) {
+				ck_err_free(&err);
+				continue;
+			} else if (rc == 0 && errp && *errp == NULL) {
+				*errp = err;
+				err = NULL;
+				rc = -1;
+			} else {
+				rc = -1;
+			}
+			ck_err_free(&err);
+			free(v[i].key);
+			v[i].key = NULL;
+			ck_unlock(v[i].fd);
+		}
+	} while (progress);
+	for (i = 0; i < n; i++) {
+		if (v[i].key != NULL)
+			ck_unlock(v[i].fd);
+		free(v[i].key);
+		free(v[i].parent);
+	}
+	free(v);
 	ck_unlock(lock);
 	free(dir);
-	return rc ? -1 : 0;
+	return rc;
 }
 
 void

@@ -75,7 +75,8 @@ void ck_sn_close(struct ck_snapshotter *sn);
 int ck_sn_stat(const struct ck_snapshotter *sn, const char *key,
 	       struct ck_snapshot *s, struct ck_err **errp);
 /* With fill_lock set, the new snapshot's fill lock is taken before its
- * record appears and its descriptor stored there. */
+ * record appears and its descriptor stored there, and the parent may be
+ * an active "extract-" snapshot as well as a committed one. */
 int ck_sn_prepare(const struct ck_snapshotter *sn, const char *key,
 		  const char *parent, enum ck_snap_kind kind, int *fill_lock,
 		  struct ck_err **errp);
@@ -88,6 +89,11 @@ int ck_sn_commit(const struct ck_snapshotter *sn, const char *name,
 int ck_sn_commit_layers(const struct ck_snapshotter *sn, const char *name,
 			const char *key, char *const *diff_ids, size_t n,
 			struct ck_err **errp);
+/* Changes the parent that the record of the active snapshot key names,
+ * without a sync: for an unpack's extract snapshots, whose parent is
+ * committed under another key while they wait. */
+int ck_sn_set_parent(const struct ck_snapshotter *sn, const char *key,
+		     const char *parent, struct ck_err **errp);
 /* Removes a snapshot that has no children. */
 int ck_sn_remove(const struct ck_snapshotter *sn, const char *key,
 		 struct ck_err **errp);

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Image unpacking. Layers are applied into an "extract-" snapshot, locked
- * by its writer, which is then committed under the chain ID of its top
- * layer. Each layer gets its own snapshot unless the unpack is flattened,
- * which puts all the layers not yet unpacked into one snapshot. Layers up
- * to the deepest chain ID already committed are skipped. A killed unpack
- * leaves only an unlocked extract snapshot, which the next unpack removes.
+ * Image unpacking. Layers are applied into "extract-" snapshots, locked
+ * by their writer, which are then committed under the chain IDs of their
+ * top layers. Each layer gets its own snapshot unless the unpack is
+ * flattened, which puts all the layers not yet unpacked into one
+ * snapshot. Layers up to the deepest chain ID already committed are
+ * skipped. A killed unpack leaves only unlocked extract snapshots, which
+ * the next unpack removes.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -153,11 +154,12 @@ flusher_stop(struct flusher *f)
 }
 
 /* Applies the layers of l with indexes first to end - 1, in order, into
- * the active snapshot key, then syncs once. */
+ * the active snapshot key. With sync set, flushes the filesystem while
+ * it works and syncs it once at the end. */
 static int
 fill_snapshot(const struct ck_store *st, const struct ck_snapshotter *sn,
 	      const char *key, const struct ck_layers *l, size_t first,
-	      size_t end, ck_unpack_progress_fn progress, void *arg,
+	      size_t end, int sync, ck_unpack_progress_fn progress, void *arg,
 	      struct ck_err **errp)
 {
 	struct ck_snapshot s;
@@ -174,7 +176,7 @@ fill_snapshot(const struct ck_store *st, const struct ck_snapshotter *sn,
 		return -1;
 	}
 	dir = ck_sn_fs_dir(sn, &s);
-	if (!sn->no_sync)
+	if (sync)
 		flusher_start(&flush, dir);
 	for (i = first; rc == 0 && i < end; i++) {
 		if (progress)
@@ -184,9 +186,9 @@ fill_snapshot(const struct ck_store *st, const struct ck_snapshotter *sn,
 			ck_err_wrap(errp, "layer %zu '%s'", i + 1,
 				    l->m.layers[i].digest);
 	}
-	if (!sn->no_sync)
+	if (sync)
 		flusher_stop(&flush);
-	if (rc == 0 && !sn->no_sync)
+	if (rc == 0 && sync)
 		rc = sync_dir(dir, errp);
 	free(dir);
 	ck_strv_free(lowers);
@@ -214,8 +216,8 @@ unpack_layers(const struct ck_store *st, const struct ck_snapshotter *sn,
 	rc = ck_sn_prepare(sn, key, first ? l->chain[first - 1] : NULL,
 			   CK_SNAP_ACTIVE, &lock, errp);
 	if (rc == 0) {
-		rc = fill_snapshot(st, sn, key, l, first, end, progress, arg,
-				   errp);
+		rc = fill_snapshot(st, sn, key, l, first, end, !sn->no_sync,
+				   progress, arg, errp);
 		if (rc == 0)
 			rc = ck_sn_commit_layers(sn, name, key,
 						 l->diff_ids + first,
@@ -225,6 +227,88 @@ unpack_layers(const struct ck_store *st, const struct ck_snapshotter *sn,
 	}
 	ck_unlock(lock);
 	free(key);
+	return rc;
+}
+
+/*
+ * Applies each layer of l from first on into an "extract-" snapshot on
+ * the one before, syncs once, and commits them in order under their chain
+ * IDs, so that a deep image costs one sync instead of one per layer. Each
+ * child is pointed at its parent's chain ID before the parent is
+ * committed, so a parent whose chain ID another unpack committed first
+ * can be dropped. After a failed layer, the layers before it are still
+ * committed.
+ */
+static int
+unpack_chain(const struct ck_store *st, const struct ck_snapshotter *sn,
+	     const struct ck_layers *l, size_t first,
+	     ck_unpack_progress_fn progress, void *arg, struct ck_err **errp)
+{
+	size_t n = l->n - first, prepared = 0, applied = 0, i;
+	char **keys = ck_xcalloc(n, sizeof(*keys));
+	int *locks = ck_xcalloc(n, sizeof(*locks));
+	char *rnd = ck_random_hex(4);
+	struct flusher flush;
+	struct ck_err *err = NULL;
+	int rc = 0;
+
+	if (!sn->no_sync)
+		flusher_start(&flush, sn->dir);
+	for (i = 0; i < n; i++) {
+		size_t at = first + i;
+		const char *parent = i ? keys[i - 1] :
+			first ? l->chain[first - 1] : NULL;
+
+		keys[i] = ck_asprintf("extract-%d-%s %s", (int)getpid(), rnd,
+				      l->chain[at]);
+		locks[i] = -1;
+		if (ck_sn_prepare(sn, keys[i], parent, CK_SNAP_ACTIVE,
+				  &locks[i], &err) < 0)
+			break;
+		prepared = i + 1;
+		if (fill_snapshot(st, sn, keys[i], l, at, at + 1, 0, progress,
+				  arg, &err) < 0)
+			break;
+		applied = i + 1;
+	}
+	if (!sn->no_sync) {
+		flusher_stop(&flush);
+		if (applied > 0 && sync_dir(sn->dir, err ? NULL : &err) < 0)
+			applied = 0;
+	}
+	for (i = 0; i < applied; i++) {
+		size_t at = first + i;
+
+		if (i + 1 < prepared &&
+		    ck_sn_set_parent(sn, keys[i + 1], l->chain[at],
+				     err ? NULL : &err) < 0)
+			break;
+		if (ck_sn_commit_layers(sn, l->chain[at], keys[i],
+					l->diff_ids + at, 1,
+					err ? NULL : &err) < 0)
+			break;
+		ck_unlock(locks[i]);
+		free(keys[i]);
+		keys[i] = NULL;
+	}
+	/* Removes what was not committed, children first. */
+	for (i = prepared; i-- > 0;) {
+		if (keys[i] != NULL) {
+			ck_sn_remove(sn, keys[i], NULL);
+			ck_unlock(locks[i]);
+		}
+		free(keys[i]);
+	}
+	if (err != NULL) {
+		rc = -1;
+		if (errp)
+			*errp = err;
+		else
+			ck_err_free(&err);
+	}
+	free(locks);
+	free(keys);
+	free(rnd);
 	return rc;
 }
 
@@ -270,7 +354,7 @@ ck_unpack_image(const struct ck_store *st, const struct ck_snapshotter *sn,
 		void *arg, struct ck_unpack_result *res, struct ck_err **errp)
 {
 	struct ck_layers l;
-	size_t i, start;
+	size_t start;
 	int flatten, rc = 0;
 
 	memset(res, 0, sizeof(*res));
@@ -288,10 +372,8 @@ ck_unpack_image(const struct ck_store *st, const struct ck_snapshotter *sn,
 		if (start < l.n)
 			rc = unpack_layers(st, sn, &l, start, l.n, progress,
 					   arg, errp);
-	} else {
-		for (i = start; rc == 0 && i < l.n; i++)
-			rc = unpack_layers(st, sn, &l, i, i + 1, progress, arg,
-					   errp);
+	} else if (start < l.n) {
+		rc = unpack_chain(st, sn, &l, start, progress, arg, errp);
 	}
 	if (rc < 0) {
 		ck_layers_free(&l);

@@ -224,6 +224,64 @@ kill_flattened() {
 	assert_eq "$(<"$(snapshot_fs "$chain")/layer-119")" "layer 119" "last file"
 }
 
+# kill_chain SNAPSHOTTER: kill -9 an unpack of 120 layers, a snapshot
+# each, while it waits for layer 61 (a FIFO in the store for the time
+# being), then rerun it. The killed unpack leaves 61 stacked extract
+# snapshots, none committed yet.
+kill_chain() {
+	local sn=$1 ref=$REGISTRY/test/case-deep:latest pid i n=0
+	local layout=$BATS_TEST_TMPDIR/layouts/deep manifest digest blob chain
+
+	requires skopeo
+	use_snapshotter "$sn"
+	push_case deep
+	manifest=$(jq -r '.manifests[0].digest' "$layout/index.json")
+	digest=$(jq -r '.layers[60].digest' "$layout/blobs/sha256/${manifest#sha256:}")
+	blob=$CKIT_ROOT/content/blobs/sha256/${digest#sha256:}
+	mv "$blob" "$BATS_TEST_TMPDIR/layer-61"
+	mkfifo "$blob"
+
+	"$CUNPACK" --no-flatten --snapshotter "$sn" "$ref" >/dev/null 2>&1 &
+	pid=$!
+	for ((i = 0; i < 1000; i++)); do
+		n=$(snapshot_keys | grep -c '^extract-' || true)
+		((n >= 61)) && break
+		sleep 0.01
+	done
+	kill -KILL "$pid"
+	wait "$pid" || true
+	rm "$blob"
+	mv "$BATS_TEST_TMPDIR/layer-61" "$blob"
+	assert_eq "$n" 61 "extract snapshots of the killed unpack"
+	assert_eq "$(snapshot_keys | grep -vc '^extract-' || true)" 0 \
+		"snapshots committed before the kill"
+
+	run_tool 0 cunpack --json --no-flatten --snapshotter "$sn" "$ref"
+	chain=$(jq -r .chain_id <<<"$output")
+	assert_eq "$(jq -r .applied <<<"$output")" 120 "layers applied"
+	run snapshot_keys
+	assert_not_contains "$output" "extract-" "snapshot keys"
+	assert_eq "$(snapshot_keys | wc -l)" 120 "snapshots"
+	assert_eq "$(ls "$CKIT_ROOT/snapshots/$sn/snapshots" | wc -l)" 120 \
+		"snapshot directories"
+	# A btrfs snapshot holds the whole tree, an overlayfs one its layer.
+	if [[ $sn == btrfs ]]; then
+		assert_eq "$(ls "$(snapshot_fs "$chain")" | wc -l)" 120 "files"
+	else
+		assert_eq "$(find "$CKIT_ROOT/snapshots/$sn/snapshots" -mindepth 3 \
+			-maxdepth 3 -path '*/fs/*' | wc -l)" 120 "files"
+	fi
+	assert_eq "$(<"$(snapshot_fs "$chain")/layer-119")" "layer 119" "last file"
+}
+
+@test "cunpack (overlayfs, killed in a chain of layers) is finished by a rerun" {
+	kill_chain overlayfs
+}
+
+@test "cunpack --no-flatten (btrfs, killed in a chain) is finished by a rerun" {
+	kill_chain btrfs
+}
+
 @test "cunpack --flatten (overlayfs) exits 2" {
 	pull_fixture busybox
 	run_tool 2 cunpack --flatten --snapshotter overlayfs \
