@@ -141,6 +141,32 @@ cgroup_dirs() {
 	assert_file_not_exists "$CKIT_STATE/runc/default/hook1"
 }
 
+@test "crun-task run --runtime (a wrapper named runc) gets its delete" {
+	mkdir -p "$BATS_TEST_TMPDIR/bin"
+	cat >"$BATS_TEST_TMPDIR/bin/runc" <<-EOF
+		#!/bin/sh
+		echo "\$*" >>"$BATS_TEST_TMPDIR/calls"
+		exec runc "\$@"
+	EOF
+	chmod +x "$BATS_TEST_TMPDIR/bin/runc"
+	run_tool 0 crun-task run --rm --runtime "$BATS_TEST_TMPDIR/bin/runc" "$IMG" wrap1 true
+	run grep -c ' delete --force wrap1$' "$BATS_TEST_TMPDIR/calls"
+	assert_eq "$output" 1 "delete calls of the wrapper"
+}
+
+@test "crun-task run --spec (no cgroupsPath) gets one per namespace" {
+	run_tool 0 cunpack "$IMG"
+	run_cspec --image "$IMG" -o "$BATS_TEST_TMPDIR/s.json" -- sleep 30
+	assert_eq "$(jq -r '.linux.cgroupsPath // "none"' "$BATS_TEST_TMPDIR/s.json")" none \
+		"cgroupsPath from cspec"
+	run_tool 0 crun-task run -d --spec "$BATS_TEST_TMPDIR/s.json" "$IMG" cgp1
+	assert_eq "$(jq -r .linux.cgroupsPath "$CKIT_STATE/default/cgp1/config.json")" \
+		/ckit/default/cgp1 "cgroupsPath of the task"
+	run_tool 0 crun-task kill -s KILL cgp1
+	run_tool 0 crun-task wait cgp1
+	run_tool 0 crun-task delete cgp1
+}
+
 @test "crun-task run (attached) leaves unread stdin to the caller" {
 	run bash -c 'printf "a\nb\n" | { "$1" run --rm "$2" in1 true; cat; }' \
 		- "$CRUN_TASK" "$IMG"

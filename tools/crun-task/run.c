@@ -147,7 +147,7 @@ store_spec(struct ctx *x, json_t *spec, struct ck_err **errp)
 static int
 write_config(struct task_opts *o, struct ctx *x, struct ck_err **errp)
 {
-	json_t *spec = task_spec(o, x, errp);
+	json_t *spec = task_spec(o, x, errp), *lx;
 	char *path, *text;
 	int rc, ro;
 
@@ -157,6 +157,12 @@ write_config(struct task_opts *o, struct ctx *x, struct ck_err **errp)
 		json_decref(spec);
 		return -1;
 	}
+	/* A spec from cspec without --id names no cgroup; without one, runc
+	 * would put tasks of the same ID in two namespaces in one cgroup. */
+	lx = json_object_get(spec, "linux");
+	if (json_is_object(lx) && json_object_get(lx, "cgroupsPath") == NULL)
+		json_object_set_new(lx, "cgroupsPath", json_sprintf(
+			"/ckit/%s/%s", x->st.ns, o->id));
 	ro = o->spec.read_only || json_is_true(json_object_get(
 		json_object_get(spec, "root"), "readonly"));
 	json_object_set_new(spec, "root", json_pack("{s:s, s:b}", "path",

@@ -265,15 +265,15 @@ runc_state_plain(json_t *state)
 static int
 delete_stopped_runc(const struct task_opts *o, const struct bundle *b)
 {
-	const char *base = strrchr(o->runtime, '/');
 	char *dir = ck_asprintf("%s/%s", b->runtime_root, o->id);
 	char *path = ck_asprintf("%s/state.json", dir);
 	json_t *state = NULL, *paths, *v;
 	const char *key;
 	int status, rc = -1;
 
-	base = base ? base + 1 : o->runtime;
-	if (strcmp(base, "runc") != 0 || read_status_file(b, &status) < 0)
+	/* Only runc itself, from PATH: a wrapper given by its path may do
+	 * more in its delete. */
+	if (strcmp(o->runtime, "runc") != 0 || read_status_file(b, &status) < 0)
 		goto out;
 	state = json_load_file(path, 0, NULL);
 	if (!runc_state_plain(state))
