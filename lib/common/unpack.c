@@ -292,8 +292,8 @@ unpack_chain(const struct ck_store *st, const struct ck_snapshotter *sn,
 		keys[i] = NULL;
 	}
 	/* Removes what was not committed, children first. */
-	for (i = prepared; i-- > 0;) {
-		if (keys[i] != NULL) {
+	for (i = n; i-- > 0;) {
+		if (keys[i] != NULL && i < prepared) {
 			ck_sn_remove(sn, keys[i], NULL);
 			ck_unlock(locks[i]);
 		}
