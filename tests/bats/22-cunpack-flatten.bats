@@ -445,6 +445,10 @@ kill_chain() {
 	run_tool 1 cunpack --no-flatten --snapshotter native "$REGISTRY/test/bad-layer-3:latest"
 	assert_contains "$stderr" "layer 3 'sha256:"
 	assert_eq "$(snapshot_keys | wc -l)" 2 "snapshots of layers 1 and 2"
+	run snapshot_keys
+	assert_not_contains "$output" "extract-" "snapshot keys"
+	assert_eq "$(ls "$CKIT_ROOT/snapshots/native/snapshots" | wc -l)" 2 \
+		"snapshot directories"
 }
 
 @test "crun-task run (native store) flattens the image" {
