@@ -864,6 +864,69 @@ ck_sn_lock_fill(const struct ck_snapshotter *sn, const struct ck_snapshot *s,
 	return fd;
 }
 
+int
+ck_sn_hold(const struct ck_snapshotter *sn, const char *key, int *fd,
+	   struct ck_err **errp)
+{
+	struct ck_snapshot s;
+
+	*fd = -1;
+	if (!ck_has_prefix(key, "extract-") ||
+	    ck_sn_stat(sn, key, &s, NULL) < 0)
+		return 0;
+	if (s.kind == CK_SNAP_ACTIVE) {
+		*fd = ck_sn_lock_fill(sn, &s, NULL);
+		if (*fd < 0) {
+			ck_snapshot_free(&s);
+			return ck_err_setc(errp, CK_E_BUSY, 0, "snapshot '%s' "
+					   "is being filled by a running "
+					   "unpack", key);
+		}
+	}
+	ck_snapshot_free(&s);
+	return 0;
+}
+
+static int
+has_id(char *const *ids, const char *id)
+{
+	for (; ids && *ids; ids++)
+		if (strcmp(*ids, id) == 0)
+			return 1;
+	return 0;
+}
+
+/* Removes the snapshot directories that no record names: a kill between
+ * making a snapshot's directories and writing its record leaves one.
+ * The caller holds the snapshotter's lock, under which every snapshot is
+ * made and removed, and passes the ids of all records. */
+static void
+remove_orphans(const struct ck_snapshotter *sn, char *const *ids)
+{
+	char *dir = ck_asprintf("%s/snapshots", sn->dir);
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	while (d && (de = readdir(d)) != NULL) {
+		char *path;
+
+		if (de->d_name[0] == '.' || strlen(de->d_name) != 16 ||
+		    strspn(de->d_name, "0123456789abcdef") != 16 ||
+		    has_id(ids, de->d_name))
+			continue;
+		path = ck_asprintf("%s/%s", dir, de->d_name);
+		ck_log(CK_LOG_INFO, "removing snapshot directory '%s' that "
+		       "no record names", path);
+		if (sn->type != CK_SN_BTRFS ||
+		    ck_btrfs_destroy(path, NULL) == 0)
+			ck_rm_rf(path, NULL);
+		free(path);
+	}
+	if (d)
+		closedir(d);
+	free(dir);
+}
+
 /* An extract snapshot that ck_sn_cleanup found abandoned. */
 struct abandoned {
 	char *key;		/* NULL once removed */
@@ -896,9 +959,10 @@ ck_sn_cleanup(const struct ck_snapshotter *sn, struct ck_err **errp)
 	char *dir = ck_asprintf("%s/meta", sn->dir);
 	struct abandoned *v = NULL;
 	struct dirent *de;
-	size_t n = 0, i;
+	char **ids = NULL;
+	size_t n = 0, n_ids = 0, i;
 	DIR *d;
-	int lock = lock_sn(sn, errp), rc = 0, progress;
+	int lock = lock_sn(sn, errp), rc = 0, progress, unreadable = 0;
 
 	if (lock < 0) {
 		free(dir);
@@ -910,10 +974,21 @@ ck_sn_cleanup(const struct ck_snapshotter *sn, struct ck_err **errp)
 		char *p;
 		int fd;
 
+		if (strstr(de->d_name, ".json.tmp-") != NULL) {
+			/* A record write that a kill interrupted: every
+			 * writer holds the snapshotter's lock. */
+			unlinkat(dirfd(d), de->d_name, 0);
+			continue;
+		}
 		if (!ck_has_suffix(de->d_name, ".json"))
 			continue;
 		p = ck_asprintf("%s/%s", dir, de->d_name);
-		if (read_record(p, &s, NULL) == 0) {
+		if (read_record(p, &s, NULL) < 0) {
+			unreadable = 1;
+		} else {
+			ids = ck_xrealloc(ids, (n_ids + 2) * sizeof(*ids));
+			ids[n_ids++] = ck_xstrdup(s.id);
+			ids[n_ids] = NULL;
 			if (s.kind == CK_SNAP_ACTIVE &&
 			    ck_has_prefix(s.key, "extract-")) {
 				fd = ck_sn_lock_fill(sn, &s, NULL);
@@ -930,8 +1005,14 @@ ck_sn_cleanup(const struct ck_snapshotter *sn, struct ck_err **errp)
 		}
 		free(p);
 	}
-	if (d)
+	if (d) {
 		closedir(d);
+		/* Only with every record read: one missed would make
+		 * its directories look like orphans. */
+		if (!unreadable)
+			remove_orphans(sn, ids);
+	}
+	ck_strv_free(ids);
 	/* An unpack stacks its extract snapshots, so a killed one may
 	 * leave a chain of them: each round removes those that no other
 	 * one left here names as its parent. */

@@ -126,6 +126,12 @@ int ck_sn_mount_view(const struct ck_snapshotter *sn, const char *key,
 		     const char *target, struct ck_err **errp);
 /* Removes unfinished snapshots whose writer has gone (killed mid-unpack). */
 int ck_sn_cleanup(const struct ck_snapshotter *sn, struct ck_err **errp);
+/* Takes, in *fd, the fill lock of key when it is an active "extract-"
+ * snapshot, for a change from outside the unpack (csnapshot rm, commit).
+ * Fails with CK_E_BUSY while a running unpack fills it. Sets *fd to -1
+ * when key needs no lock. */
+int ck_sn_hold(const struct ck_snapshotter *sn, const char *key, int *fd,
+	       struct ck_err **errp);
 /* Locks an active snapshot for its filler; see ck_sn_cleanup. */
 int ck_sn_lock_fill(const struct ck_snapshotter *sn,
 		    const struct ck_snapshot *s, struct ck_err **errp);

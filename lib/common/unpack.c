@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -231,8 +232,8 @@ unpack_layers(const struct ck_store *st, const struct ck_snapshotter *sn,
 }
 
 /*
- * Applies each layer of l from first on into an "extract-" snapshot on
- * the one before, syncs once, and commits them in order under their chain
+ * Applies the layers of l with indexes first to end - 1, each into an
+ * "extract-" snapshot on the one before, syncs once, and commits them in order under their chain
  * IDs, so that a deep image costs one sync instead of one per layer. Each
  * child is pointed at its parent's chain ID before the parent is
  * committed, so a parent whose chain ID another unpack committed first
@@ -241,10 +242,10 @@ unpack_layers(const struct ck_store *st, const struct ck_snapshotter *sn,
  */
 static int
 unpack_chain(const struct ck_store *st, const struct ck_snapshotter *sn,
-	     const struct ck_layers *l, size_t first,
+	     const struct ck_layers *l, size_t first, size_t end,
 	     ck_unpack_progress_fn progress, void *arg, struct ck_err **errp)
 {
-	size_t n = l->n - first, prepared = 0, applied = 0, i;
+	size_t n = end - first, prepared = 0, applied = 0, i;
 	char **keys = ck_xcalloc(n, sizeof(*keys));
 	int *locks = ck_xcalloc(n, sizeof(*locks));
 	char *rnd = ck_random_hex(4);
@@ -278,11 +279,13 @@ unpack_chain(const struct ck_store *st, const struct ck_snapshotter *sn,
 	}
 	for (i = 0; i < applied; i++) {
 		size_t at = first + i;
+		int child = i + 1 < prepared;
 
-		if (i + 1 < prepared &&
-		    ck_sn_set_parent(sn, keys[i + 1], l->chain[at],
-				     err ? NULL : &err) < 0)
-			break;
+		/* A child that cannot be pointed at its parent's chain ID
+		 * ends the commits after that parent. */
+		if (child && ck_sn_set_parent(sn, keys[i + 1], l->chain[at],
+					      err ? NULL : &err) < 0)
+			applied = i + 1;
 		if (ck_sn_commit_layers(sn, l->chain[at], keys[i],
 					l->diff_ids + at, 1,
 					err ? NULL : &err) < 0)
@@ -310,6 +313,22 @@ unpack_chain(const struct ck_store *st, const struct ck_snapshotter *sn,
 	free(keys);
 	free(rnd);
 	return rc;
+}
+
+/* Returns how many layers one unpack_chain may stack: each holds a
+ * descriptor for its fill lock until the commits, so a deep image goes
+ * in parts that fit the open-file limit, 64 layers at most. */
+static size_t
+chain_length(void)
+{
+	struct rlimit r;
+	size_t spare;
+
+	if (getrlimit(RLIMIT_NOFILE, &r) < 0 || r.rlim_cur == RLIM_INFINITY)
+		return 64;
+	/* The applier and the flusher need descriptors of their own. */
+	spare = r.rlim_cur > 64 ? (size_t)(r.rlim_cur - 32) / 2 : 4;
+	return spare < 64 ? spare : 64;
 }
 
 /* Returns the number of leading layers of l that need no unpacking, up to
@@ -372,8 +391,14 @@ ck_unpack_image(const struct ck_store *st, const struct ck_snapshotter *sn,
 		if (start < l.n)
 			rc = unpack_layers(st, sn, &l, start, l.n, progress,
 					   arg, errp);
-	} else if (start < l.n) {
-		rc = unpack_chain(st, sn, &l, start, progress, arg, errp);
+	} else {
+		size_t step = chain_length(), from, end;
+
+		for (from = start; rc == 0 && from < l.n; from = end) {
+			end = l.n - from > step ? from + step : l.n;
+			rc = unpack_chain(st, sn, &l, from, end, progress,
+					  arg, errp);
+		}
 	}
 	if (rc < 0) {
 		ck_layers_free(&l);

@@ -282,6 +282,62 @@ kill_chain() {
 	kill_chain btrfs
 }
 
+@test "csnapshot rm (extract snapshot being filled) is refused" {
+	local ref=$REGISTRY/test/case-deep:latest pid i key=""
+	local layout=$BATS_TEST_TMPDIR/layouts/deep manifest digest blob
+
+	requires skopeo
+	use_snapshotter overlayfs
+	push_case deep
+	manifest=$(jq -r '.manifests[0].digest' "$layout/index.json")
+	digest=$(jq -r '.layers[10].digest' "$layout/blobs/sha256/${manifest#sha256:}")
+	blob=$CKIT_ROOT/content/blobs/sha256/${digest#sha256:}
+	mv "$blob" "$BATS_TEST_TMPDIR/layer-11"
+	mkfifo "$blob"
+	"$CUNPACK" --json "$ref" >"$BATS_TEST_TMPDIR/out" 2>&1 &
+	pid=$!
+	for ((i = 0; i < 1000; i++)); do
+		(($(snapshot_keys | grep -c '^extract-' || true) >= 11)) && break
+		sleep 0.01
+	done
+	# Any of the stacked snapshots: each is locked by the unpack.
+	key=$(snapshot_keys | grep '^extract-' | tail -1)
+	run_tool 1 "$TOP/tools/csnapshot/csnapshot" rm "$key"
+	assert_contains "$stderr" "is being filled by a running unpack"
+	cat "$BATS_TEST_TMPDIR/layer-11" >"$blob"
+	wait "$pid"
+	rm "$blob"
+	mv "$BATS_TEST_TMPDIR/layer-11" "$blob"
+	assert_eq "$(jq -r .applied "$BATS_TEST_TMPDIR/out")" 120 "layers applied"
+}
+
+@test "cunpack (directory without a record, temporary record) removes them" {
+	pull_fixture busybox
+	run_tool 0 cunpack "$REGISTRY/test/busybox:latest"
+	mkdir -p "$CKIT_ROOT/snapshots/overlayfs/snapshots/0123456789abcdef/fs"
+	echo x >"$CKIT_ROOT/snapshots/overlayfs/snapshots/0123456789abcdef/fs/f"
+	echo '{' >"$CKIT_ROOT/snapshots/overlayfs/meta/x.json.tmp-0a1b2c3d4e5f"
+	pull_fixture layers
+	run_tool 0 cunpack "$REGISTRY/test/layers:latest"
+	assert_file_not_exists "$CKIT_ROOT/snapshots/overlayfs/snapshots/0123456789abcdef" \
+		"directory without a record"
+	assert_file_not_exists "$CKIT_ROOT/snapshots/overlayfs/meta/x.json.tmp-0a1b2c3d4e5f" \
+		"temporary record"
+	assert_eq "$(ls "$CKIT_ROOT/snapshots/overlayfs/snapshots" | wc -l)" \
+		"$(snapshot_keys | wc -l)" "directories per record"
+}
+
+@test "cunpack --no-flatten (120 layers, 64 open files) succeeds" {
+	requires skopeo
+	use_snapshotter native
+	push_case deep
+	run bash -c 'ulimit -n 64 && exec "$1" --json --no-flatten --snapshotter native "$2"' \
+		- "$CUNPACK" "$REGISTRY/test/case-deep:latest"
+	assert_eq "$status" 0 "status"
+	assert_eq "$(jq -r .applied <<<"$output")" 120 "layers applied"
+	assert_eq "$(snapshot_keys | wc -l)" 120 "snapshots"
+}
+
 @test "cunpack --flatten (overlayfs) exits 2" {
 	pull_fixture busybox
 	run_tool 2 cunpack --flatten --snapshotter overlayfs \

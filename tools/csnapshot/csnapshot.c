@@ -148,6 +148,7 @@ static int
 cmd_commit(struct ctx *c, struct ck_err **errp)
 {
 	struct ck_snapshot s;
+	int fd, rc;
 
 	/* ck_sn_commit drops key when name exists, for concurrent unpacks;
 	 * a person asking for a commit gets an error instead. */
@@ -156,7 +157,11 @@ cmd_commit(struct ctx *c, struct ck_err **errp)
 		return ck_err_setc(errp, CK_E_EXISTS, 0, "snapshot '%s' "
 				   "already exists", c->o->args[1]);
 	}
-	return ck_sn_commit(&c->sn, c->o->args[1], c->o->args[2], errp);
+	if (ck_sn_hold(&c->sn, c->o->args[2], &fd, errp) < 0)
+		return -1;
+	rc = ck_sn_commit(&c->sn, c->o->args[1], c->o->args[2], errp);
+	ck_unlock(fd);
+	return rc;
 }
 
 /* Returns the id of a container whose record names key, or NULL. */
@@ -209,12 +214,15 @@ cmd_rm(struct ctx *c, struct ck_err **errp)
 		struct ck_err *err = NULL;
 		char *user = container_using(c, key);
 
+		int fd = -1;
+
 		if (user)
 			ck_err_setc(&err, CK_E_BUSY, 0, "snapshot '%s' is "
 				    "used by container '%s'; delete it with "
 				    "'crun-task delete'", key, user);
-		else
+		else if (ck_sn_hold(&c->sn, key, &fd, &err) == 0)
 			ck_sn_remove(&c->sn, key, &err);
+		ck_unlock(fd);
 		if (err) {
 			ck_err_print("csnapshot", err);
 			ck_err_free(&err);
