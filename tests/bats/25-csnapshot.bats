@@ -124,6 +124,7 @@ os.setxattr(sys.argv[1], "security.capability",
 	assert_contains "$stderr" "snapshot 'layer1' has children"
 	run_tool 1 "$CSNAPSHOT" rm default/c1
 	assert_contains "$stderr" "used by container 'default/c1'"
+	assert_contains "$stderr" "remove the container with 'ccontainer -n default rm c1'"
 	rm "$CKIT_ROOT/namespaces/default/containers/c1.json"
 	run_tool 0 "$CSNAPSHOT" rm default/c1 layer1
 	run_tool 0 "$CSNAPSHOT" ls

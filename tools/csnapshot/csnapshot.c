@@ -213,13 +213,16 @@ cmd_rm(struct ctx *c, struct ck_err **errp)
 		const char *key = c->o->args[i];
 		struct ck_err *err = NULL;
 		char *user = container_using(c, key);
-
+		/* user is "<ns>/<id>" */
+		char *id = user ? strchr(user, '/') : NULL;
 		int fd = -1;
 
 		if (user)
 			ck_err_setc(&err, CK_E_BUSY, 0, "snapshot '%s' is "
-				    "used by container '%s'; delete it with "
-				    "'crun-task delete'", key, user);
+				    "used by container '%s'; remove the "
+				    "container with 'ccontainer -n %.*s rm %s'",
+				    key, user, id ? (int)(id - user) : 0, user,
+				    id ? id + 1 : user);
 		else if (ck_sn_hold(&c->sn, key, &fd, &err) == 0)
 			ck_sn_remove(&c->sn, key, &err);
 		ck_unlock(fd);
