@@ -106,9 +106,9 @@ export CKIT_ROOT=$T/ckit CKIT_STATE=$TS/ckit-state
 make_bundles
 
 # The machine's speed drifts over a run (other tenants, containerd's
-# own background work after ctr), so the commands take turns: ROUNDS
-# rounds of RUNS/ROUNDS runs each, in an order that rotates every round,
-# and the medians are over all runs of a command.
+# own background work after ctr). So the commands take turns: ROUNDS
+# rounds of RUNS/ROUNDS runs each, in an order that rotates every round.
+# The medians are over all runs of a command.
 names=(crun-task ctr runc runc-ckit-spec)
 cmds=(
 	"$TOP/tools/crun-task/crun-task run --rm $IMAGE bench1 true"

@@ -946,12 +946,65 @@ is_parent_of_any(const char *key, const struct abandoned *v, size_t n)
 }
 
 /*
+ * Removes the n abandoned extract snapshots of v and drops their locks.
+ * An unpack stacks its extract snapshots, so a killed one may leave a
+ * chain of them. Each round removes those that no other abandoned one
+ * names as its parent. Returns -1, with the first error, if any removal
+ * failed.
+ */
+static int
+remove_abandoned(const struct ck_snapshotter *sn, struct abandoned *v,
+		 size_t n, struct ck_err **errp)
+{
+	size_t i;
+	int rc = 0, progress;
+
+	do {
+		progress = 0;
+		for (i = 0; i < n; i++) {
+			struct ck_err *err = NULL;
+
+			if (v[i].key == NULL ||
+			    is_parent_of_any(v[i].key, v, n))
+				continue;
+			if (remove_locked(sn, v[i].key, &err) == 0) {
+				ck_log(CK_LOG_INFO, "removed unfinished "
+				       "snapshot '%s'", v[i].key);
+				progress = 1;
+			} else if (ck_err_code(err) == CK_E_BUSY) {
+				/* A child that is not abandoned keeps it. */
+				ck_err_free(&err);
+				continue;
+			} else {
+				rc = -1;
+				if (errp && *errp == NULL) {
+					*errp = err;
+					err = NULL;
+				}
+				ck_err_free(&err);
+			}
+			free(v[i].key);
+			v[i].key = NULL;
+			ck_unlock(v[i].fd);
+		}
+	} while (progress);
+	for (i = 0; i < n; i++) {
+		if (v[i].key != NULL)
+			ck_unlock(v[i].fd);
+		free(v[i].key);
+		free(v[i].parent);
+	}
+	return rc;
+}
+
+/*
  * Removes extract snapshots whose writer died. This runs under the
  * snapshotter's lock, like every removal. A writer takes its fill lock
  * before the record appears and drops it only after the record is gone,
  * so a record whose fill lock is free belongs to a writer that died.
  * Without the snapshotter's lock, a record read just before its writer
- * committed would look abandoned a moment later.
+ * committed would look abandoned a moment later. Temporary record files
+ * and snapshot directories that no record names go too.
  */
 int
 ck_sn_cleanup(const struct ck_snapshotter *sn, struct ck_err **errp)
@@ -960,9 +1013,9 @@ ck_sn_cleanup(const struct ck_snapshotter *sn, struct ck_err **errp)
 	struct abandoned *v = NULL;
 	struct dirent *de;
 	char **ids = NULL;
-	size_t n = 0, n_ids = 0, i;
+	size_t n = 0, n_ids = 0;
 	DIR *d;
-	int lock = lock_sn(sn, errp), rc = 0, progress, unreadable = 0;
+	int lock = lock_sn(sn, errp), rc, unreadable = 0;
 
 	if (lock < 0) {
 		free(dir);
@@ -975,8 +1028,8 @@ ck_sn_cleanup(const struct ck_snapshotter *sn, struct ck_err **errp)
 		int fd;
 
 		if (strstr(de->d_name, ".json.tmp-") != NULL) {
-			/* A record write that a kill interrupted: every
-			 * writer holds the snapshotter's lock. */
+			/* Left by a killed write. A live writer would hold
+			 * the snapshotter's lock, which the cleanup holds. */
 			unlinkat(dirfd(d), de->d_name, 0);
 			continue;
 		}
@@ -1007,49 +1060,13 @@ ck_sn_cleanup(const struct ck_snapshotter *sn, struct ck_err **errp)
 	}
 	if (d) {
 		closedir(d);
-		/* Only with every record read: one missed would make
-		 * its directories look like orphans. */
+		/* A record that could not be read would make its
+		 * directories look like orphans. */
 		if (!unreadable)
 			remove_orphans(sn, ids);
 	}
 	ck_strv_free(ids);
-	/* An unpack stacks its extract snapshots, so a killed one may
-	 * leave a chain of them: each round removes those that no other
-	 * one left here names as its parent. */
-	do {
-		progress = 0;
-		for (i = 0; i < n; i++) {
-			struct ck_err *err = NULL;
-
-			if (v[i].key == NULL || is_parent_of_any(v[i].key, v,
-								 n))
-				continue;
-			if (remove_locked(sn, v[i].key, &err) == 0) {
-				ck_log(CK_LOG_INFO, "removed unfinished "
-				       "snapshot '%s'", v[i].key);
-				progress = 1;
-			} else if (ck_err_code(err) == CK_E_BUSY) {
-				ck_err_free(&err);
-				continue;
-			} else if (rc == 0 && errp && *errp == NULL) {
-				*errp = err;
-				err = NULL;
-				rc = -1;
-			} else {
-				rc = -1;
-			}
-			ck_err_free(&err);
-			free(v[i].key);
-			v[i].key = NULL;
-			ck_unlock(v[i].fd);
-		}
-	} while (progress);
-	for (i = 0; i < n; i++) {
-		if (v[i].key != NULL)
-			ck_unlock(v[i].fd);
-		free(v[i].key);
-		free(v[i].parent);
-	}
+	rc = remove_abandoned(sn, v, n, errp);
 	free(v);
 	ck_unlock(lock);
 	free(dir);

@@ -233,12 +233,12 @@ unpack_layers(const struct ck_store *st, const struct ck_snapshotter *sn,
 
 /*
  * Applies the layers of l with indexes first to end - 1, each into an
- * "extract-" snapshot on the one before, syncs once, and commits them in order under their chain
- * IDs, so that a deep image costs one sync instead of one per layer. Each
- * child is pointed at its parent's chain ID before the parent is
- * committed, so a parent whose chain ID another unpack committed first
- * can be dropped. After a failed layer, the layers before it are still
- * committed.
+ * "extract-" snapshot on the one before. Then syncs once and commits them
+ * in order under their chain IDs, so a deep image costs one sync instead
+ * of one per layer. Each child is pointed at its parent's chain ID before
+ * the parent is committed. So a parent whose chain ID another unpack
+ * committed first can be dropped. After a failed layer, the layers before
+ * it are still committed.
  */
 static int
 unpack_chain(const struct ck_store *st, const struct ck_snapshotter *sn,
@@ -315,9 +315,9 @@ unpack_chain(const struct ck_store *st, const struct ck_snapshotter *sn,
 	return rc;
 }
 
-/* Returns how many layers one unpack_chain may stack: each holds a
- * descriptor for its fill lock until the commits, so a deep image goes
- * in parts that fit the open-file limit, 64 layers at most. */
+/* Returns how many layers one unpack_chain may stack, at most 64. Each
+ * stacked layer keeps a descriptor for its fill lock until the commits,
+ * so a deep image goes in parts that fit the open-file limit. */
 static size_t
 chain_length(void)
 {

@@ -184,21 +184,35 @@ shared_prefix() {
 	assert_eq "$(jq -r .applied <<<"$output")" 0 "layers applied again"
 }
 
+# fifo_layer INDEX: push the 120-layer case image and put a FIFO in the
+# store in place of the blob of layer INDEX (from 0), so that an unpack
+# waits there. Sets FIFO_BLOB; restore_layer puts the blob back.
+fifo_layer() {
+	local layout=$BATS_TEST_TMPDIR/layouts/deep manifest digest
+
+	push_case deep
+	manifest=$(jq -r '.manifests[0].digest' "$layout/index.json")
+	digest=$(jq -r ".layers[$1].digest" "$layout/blobs/sha256/${manifest#sha256:}")
+	FIFO_BLOB=$CKIT_ROOT/content/blobs/sha256/${digest#sha256:}
+	mv "$FIFO_BLOB" "$BATS_TEST_TMPDIR/held-layer"
+	mkfifo "$FIFO_BLOB"
+}
+
+# restore_layer: put back the blob that fifo_layer took out.
+restore_layer() {
+	rm "$FIFO_BLOB"
+	mv "$BATS_TEST_TMPDIR/held-layer" "$FIFO_BLOB"
+}
+
 # kill_flattened SNAPSHOTTER: kill -9 a flattened unpack of 120 layers
 # while it waits for layer 61, whose blob in the store is a FIFO for the
 # time being, then rerun it.
 kill_flattened() {
-	local sn=$1 ref=$REGISTRY/test/case-deep:latest pid key="" i
-	local layout=$BATS_TEST_TMPDIR/layouts/deep manifest digest blob chain
+	local sn=$1 ref=$REGISTRY/test/case-deep:latest pid key="" i chain
 
 	requires skopeo
 	use_snapshotter "$sn"
-	push_case deep
-	manifest=$(jq -r '.manifests[0].digest' "$layout/index.json")
-	digest=$(jq -r '.layers[60].digest' "$layout/blobs/sha256/${manifest#sha256:}")
-	blob=$CKIT_ROOT/content/blobs/sha256/${digest#sha256:}
-	mv "$blob" "$BATS_TEST_TMPDIR/layer-61"
-	mkfifo "$blob"
+	fifo_layer 60
 
 	"$CUNPACK" --flatten --snapshotter "$sn" "$ref" >/dev/null 2>&1 &
 	pid=$!
@@ -209,8 +223,7 @@ kill_flattened() {
 	done
 	kill -KILL "$pid"
 	wait "$pid" || true
-	rm "$blob"
-	mv "$BATS_TEST_TMPDIR/layer-61" "$blob"
+	restore_layer
 	assert_contains "$key" "extract-" "snapshot of the killed unpack"
 	assert_file_exists "$(snapshot_fs "$key")/layer-059" "file of layer 60"
 
@@ -229,17 +242,11 @@ kill_flattened() {
 # being), then rerun it. The killed unpack leaves 61 stacked extract
 # snapshots, none committed yet.
 kill_chain() {
-	local sn=$1 ref=$REGISTRY/test/case-deep:latest pid i n=0
-	local layout=$BATS_TEST_TMPDIR/layouts/deep manifest digest blob chain
+	local sn=$1 ref=$REGISTRY/test/case-deep:latest pid i n=0 chain
 
 	requires skopeo
 	use_snapshotter "$sn"
-	push_case deep
-	manifest=$(jq -r '.manifests[0].digest' "$layout/index.json")
-	digest=$(jq -r '.layers[60].digest' "$layout/blobs/sha256/${manifest#sha256:}")
-	blob=$CKIT_ROOT/content/blobs/sha256/${digest#sha256:}
-	mv "$blob" "$BATS_TEST_TMPDIR/layer-61"
-	mkfifo "$blob"
+	fifo_layer 60
 
 	"$CUNPACK" --no-flatten --snapshotter "$sn" "$ref" >/dev/null 2>&1 &
 	pid=$!
@@ -250,8 +257,7 @@ kill_chain() {
 	done
 	kill -KILL "$pid"
 	wait "$pid" || true
-	rm "$blob"
-	mv "$BATS_TEST_TMPDIR/layer-61" "$blob"
+	restore_layer
 	assert_eq "$n" 61 "extract snapshots of the killed unpack"
 	assert_eq "$(snapshot_keys | grep -vc '^extract-' || true)" 0 \
 		"snapshots committed before the kill"
@@ -284,16 +290,10 @@ kill_chain() {
 
 @test "csnapshot rm (extract snapshot being filled) is refused" {
 	local ref=$REGISTRY/test/case-deep:latest pid i key=""
-	local layout=$BATS_TEST_TMPDIR/layouts/deep manifest digest blob
 
 	requires skopeo
 	use_snapshotter overlayfs
-	push_case deep
-	manifest=$(jq -r '.manifests[0].digest' "$layout/index.json")
-	digest=$(jq -r '.layers[10].digest' "$layout/blobs/sha256/${manifest#sha256:}")
-	blob=$CKIT_ROOT/content/blobs/sha256/${digest#sha256:}
-	mv "$blob" "$BATS_TEST_TMPDIR/layer-11"
-	mkfifo "$blob"
+	fifo_layer 10
 	"$CUNPACK" --json "$ref" >"$BATS_TEST_TMPDIR/out" 2>&1 &
 	pid=$!
 	for ((i = 0; i < 1000; i++)); do
@@ -304,10 +304,9 @@ kill_chain() {
 	key=$(snapshot_keys | grep '^extract-' | tail -1)
 	run_tool 1 "$TOP/tools/csnapshot/csnapshot" rm "$key"
 	assert_contains "$stderr" "is being filled by a running unpack"
-	cat "$BATS_TEST_TMPDIR/layer-11" >"$blob"
+	cat "$BATS_TEST_TMPDIR/held-layer" >"$FIFO_BLOB"
 	wait "$pid"
-	rm "$blob"
-	mv "$BATS_TEST_TMPDIR/layer-11" "$blob"
+	restore_layer
 	assert_eq "$(jq -r .applied "$BATS_TEST_TMPDIR/out")" 120 "layers applied"
 }
 

@@ -244,15 +244,24 @@ cgroup_dirs() {
 	assert_contains "$stderr" "not found"
 }
 
-@test "crun-task run (CLI killed) leaves the task to its shim" {
-	"$CRUN_TASK" run --rm "$IMG" dead sh -c 'sleep 1; exit 6' &
-	local pid=$! i
+# kill_cli ID ARGS...: start `crun-task run --rm IMG ID ARGS...` in the
+# background, wait until its task has an init pid, then kill -9 the CLI.
+kill_cli() {
+	local id=$1 pid i
+	shift
+
+	"$CRUN_TASK" run --rm "$IMG" "$id" "$@" &
+	pid=$!
 	for ((i = 0; i < 200; i++)); do
-		[[ -s $CKIT_STATE/default/dead/init.pid ]] && break
+		[[ -s $CKIT_STATE/default/$id/init.pid ]] && break
 		sleep 0.05
 	done
 	kill -KILL "$pid"
 	wait "$pid" || true
+}
+
+@test "crun-task run (CLI killed) leaves the task to its shim" {
+	kill_cli dead sh -c 'sleep 1; exit 6'
 	run_tool 0 crun-task wait dead
 	assert_eq "$output" 6 "exit status recorded by the shim"
 	run_tool 0 crun-task delete dead
@@ -272,14 +281,7 @@ cgroup_dirs() {
 }
 
 @test "crun-task start (volatile snapshot, machine restarted) refuses" {
-	"$CRUN_TASK" run --rm "$IMG" vol3 sh -c 'echo kept >/f; sleep 1' &
-	local pid=$! i
-	for ((i = 0; i < 200; i++)); do
-		[[ -s $CKIT_STATE/default/vol3/init.pid ]] && break
-		sleep 0.05
-	done
-	kill -KILL "$pid"
-	wait "$pid" || true
+	kill_cli vol3 sh -c 'echo kept >/f; sleep 1'
 	run_tool 0 crun-task wait vol3
 	run_tool 0 crun-task delete vol3
 	echo 00000000-0000-0000-0000-000000000000 \
