@@ -10,7 +10,11 @@
 #include <seccomp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "seccomp_profile.h"
 #include "util.h"
@@ -175,6 +179,48 @@ arch_token(const char *scmp_name)
 	return seccomp_arch_resolve_name(name);
 }
 
+#ifdef __x86_64__
+/* Returns whether the kernel runs x32 syscalls: getpid with the x32 bit
+ * set fails with ENOSYS when it does not. Under a seccomp filter, which
+ * may kill on a foreign architecture, the probe runs in a child. */
+static int
+x32_enabled(void)
+{
+	static int known = -1;
+	int status;
+	pid_t pid;
+
+	if (known >= 0)
+		return known;
+	if (prctl(PR_GET_SECCOMP, 0, 0, 0, 0) == 0)
+		return known = syscall(0x40000000L | SYS_getpid) >= 0;
+	pid = fork();
+	if (pid == 0)
+		_exit(syscall(0x40000000L | SYS_getpid) >= 0 ? 0 : 1);
+	known = 0;
+	while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		known = 1;
+	return known;
+}
+#endif
+
+/* Returns whether the profile lists architecture scmp_name. x32 is
+ * listed only where the kernel runs x32 syscalls, because elsewhere they
+ * fail with ENOSYS under any filter, and each listed architecture makes
+ * the filter that runc compiles at every start larger and slower. */
+static int
+arch_wanted(const char *scmp_name)
+{
+#ifdef __x86_64__
+	if (strcmp(scmp_name, "SCMP_ARCH_X32") == 0)
+		return x32_enabled();
+#endif
+	(void)scmp_name;
+	return 1;
+}
+
 /* Whether libseccomp resolves name on one of the profile's
  * architectures. */
 static int
@@ -185,6 +231,8 @@ syscall_known(const struct arch_set *a, const char *name)
 	for (i = 0; a->names[i]; i++) {
 		uint32_t token = arch_token(a->names[i]);
 
+		if (!arch_wanted(a->names[i]))
+			continue;
 		if (token != 0 &&
 		    seccomp_syscall_resolve_name_arch(token, name) !=
 			    __NR_SCMP_ERROR)
@@ -299,7 +347,9 @@ ck_seccomp_default(json_t *caps)
 	if (!has_cap(caps, "CAP_SYS_ADMIN"))
 		add_clone_rules(rules, a);
 	for (i = 0; a->names[i]; i++)
-		json_array_append_new(arches, json_string(a->names[i]));
+		if (arch_wanted(a->names[i]))
+			json_array_append_new(arches,
+					      json_string(a->names[i]));
 	return json_pack("{s:s, s:o, s:o}", "defaultAction", "SCMP_ACT_ERRNO",
 			 "architectures", arches, "syscalls", rules);
 }

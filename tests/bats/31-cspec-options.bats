@@ -44,6 +44,23 @@ probe_dir() {
 	assert_eq "$output" null "keyctl allowed"
 }
 
+@test "cspec lists the x32 architecture only where the kernel runs x32" {
+	[[ $(uname -m) == x86_64 ]] || skip "x32 exists on x86_64 only"
+	spec_with
+	local arches x32
+	arches=$(jq -c .linux.seccomp.architectures <<<"$output")
+	assert_contains "$arches" SCMP_ARCH_X86 "32-bit x86 kept"
+	# getpid (39) with the x32 bit set: ENOSYS on a kernel without x32.
+	x32=$(python3 -c 'import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+print("yes" if libc.syscall(0x40000000 | 39) >= 0 else "no")')
+	if [[ $x32 == yes ]]; then
+		assert_contains "$arches" SCMP_ARCH_X32 "x32 on a kernel with x32"
+	else
+		assert_not_contains "$arches" SCMP_ARCH_X32 "x32 on a kernel without x32"
+	fi
+}
+
 @test "cspec --no-seccomp and --privileged drop seccomp" {
 	spec_with --no-seccomp
 	assert_eq "$(jq -r '.linux.seccomp // "none"' <<<"$output")" none "--no-seccomp"
