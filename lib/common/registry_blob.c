@@ -7,7 +7,8 @@
  * file. Only a 206 whose Content-Range starts at n is appended, and any
  * other response starts the blob over. The digest check at close covers
  * every byte, so a wrong byte from any attempt fails the blob instead of
- * staging it.
+ * staging it. A verified blob goes to a closing thread, which fsyncs and
+ * stages it while its worker starts the next download.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -21,6 +22,14 @@
 
 #define PROGRESS_INTERVAL_MS 100
 
+/* A verified blob waiting for its fsync and its move to .staged. */
+struct closing {
+	struct ck_ingest *in;
+	struct ck_blob_job *job;
+	struct ck_xfer x;
+	struct closing *next;
+};
+
 struct fetch {
 	struct ck_registry *reg;
 	const struct ck_store *st;
@@ -32,6 +41,11 @@ struct fetch {
 	size_t next;
 	int failed;
 	struct ck_err *err;
+	/* The closing thread's queue, under lock. */
+	pthread_cond_t closing_cv;
+	struct closing *closing_head, **closing_tail;
+	int closer_running;	/* the closing thread was started */
+	int workers_done;	/* no more blobs will be queued */
 };
 
 /* One blob's download. */
@@ -358,7 +372,7 @@ finish(struct download *d, struct reg_conn *c, struct ck_err **errp)
 {
 	int ready, rc, resumed = d->x.resumed > 0;
 
-	if (ck_ingest_close(d->in, errp) == 0)
+	if (ck_ingest_verify(d->in, errp) == 0)
 		return 0;
 	d->in = NULL;
 	if (!resumed)
@@ -373,9 +387,88 @@ finish(struct download *d, struct reg_conn *c, struct ck_err **errp)
 	d->x.done = d->x.resumed = d->high = 0;
 	if (fetch_any(d, c, errp) != OUT_DONE)
 		return -1;
-	rc = ck_ingest_close(d->in, errp);
-	d->in = NULL;
+	rc = ck_ingest_verify(d->in, errp);
+	if (rc < 0)
+		d->in = NULL;
 	return rc;
+}
+
+/* Marks the blob fetched, once it is staged. */
+static int
+stage_done(struct download *d)
+{
+	d->job->state = CK_XFER_DONE;
+	ck_log(CK_LOG_INFO, "fetched blob '%s' (%" PRId64 " bytes)",
+	       d->job->desc->digest, d->job->desc->size);
+	report(d, CK_XFER_DONE, 1);
+	return 0;
+}
+
+/* Hands the verified blob to the closing thread, or stages it here when
+ * that thread did not start. */
+static int
+queue_close(struct download *d, struct ck_err **errp)
+{
+	struct fetch *f = d->f;
+	struct closing *item;
+	int rc;
+
+	if (!f->closer_running) {
+		rc = ck_ingest_close(d->in, errp);
+		d->in = NULL;
+		return rc < 0 ? -1 : stage_done(d);
+	}
+	item = ck_xcalloc(1, sizeof(*item));
+	item->in = d->in;
+	item->job = d->job;
+	item->x = d->x;
+	d->in = NULL;
+	pthread_mutex_lock(&f->lock);
+	*f->closing_tail = item;
+	f->closing_tail = &item->next;
+	pthread_cond_signal(&f->closing_cv);
+	pthread_mutex_unlock(&f->lock);
+	return 0;
+}
+
+static void record_failure(struct fetch *f, struct download *d,
+			   struct ck_err *e);
+
+/* The closing thread: fsyncs and stages each queued blob in turn, until
+ * the workers are done and the queue is empty. */
+static void *
+closer(void *arg)
+{
+	struct fetch *f = arg;
+	struct ck_err *e = NULL;
+	struct download d;
+	struct closing *item;
+
+	for (;;) {
+		pthread_mutex_lock(&f->lock);
+		while (f->closing_head == NULL && !f->workers_done)
+			pthread_cond_wait(&f->closing_cv, &f->lock);
+		item = f->closing_head;
+		if (item != NULL) {
+			f->closing_head = item->next;
+			if (f->closing_head == NULL)
+				f->closing_tail = &f->closing_head;
+		}
+		pthread_mutex_unlock(&f->lock);
+		if (item == NULL)
+			break;
+		memset(&d, 0, sizeof(d));
+		d.f = f;
+		d.job = item->job;
+		d.x = item->x;
+		if (ck_ingest_close(item->in, &e) < 0)
+			record_failure(f, &d, e);
+		else
+			stage_done(&d);
+		e = NULL;
+		free(item);
+	}
+	return NULL;
 }
 
 static int
@@ -411,12 +504,10 @@ download(struct download *d, struct reg_conn *c, struct ck_err **errp)
 		d->in = NULL;
 		return -1;
 	}
-	d->in = NULL;
-	d->job->state = CK_XFER_DONE;
-	ck_log(CK_LOG_INFO, "fetched blob '%s' (%" PRId64 " bytes)",
-	       desc->digest, desc->size);
-	report(d, CK_XFER_DONE, 1);
-	return 0;
+	/* A blob that finish found stored meanwhile has no ingest. */
+	if (d->in == NULL)
+		return stage_done(d);
+	return queue_close(d, errp);
 }
 
 static void
@@ -497,7 +588,7 @@ ck_registry_fetch_blobs(struct ck_registry *reg, const struct ck_store *st,
 	};
 	size_t want = opts && opts->max_concurrent > 0 ?
 		      (size_t)opts->max_concurrent : CK_REGISTRY_CONCURRENCY;
-	pthread_t *threads;
+	pthread_t *threads, closing;
 	size_t i, started = 0;
 	int rc;
 
@@ -507,6 +598,14 @@ ck_registry_fetch_blobs(struct ck_registry *reg, const struct ck_store *st,
 		want = n;
 	pthread_mutex_init(&f.lock, NULL);
 	pthread_mutex_init(&f.progress_lock, NULL);
+	pthread_cond_init(&f.closing_cv, NULL);
+	f.closing_tail = &f.closing_head;
+	rc = pthread_create(&closing, NULL, closer, &f);
+	if (rc == 0)
+		f.closer_running = 1;
+	else
+		ck_log(CK_LOG_WARNING, "cannot start the thread that stages "
+		       "blobs: %s", strerror(rc));
 	threads = ck_xcalloc(want ? want : 1, sizeof(*threads));
 	for (i = 0; i < want; i++) {
 		rc = pthread_create(&threads[i], NULL, worker, &f);
@@ -523,6 +622,14 @@ ck_registry_fetch_blobs(struct ck_registry *reg, const struct ck_store *st,
 	for (i = 0; i < started; i++)
 		pthread_join(threads[i], NULL);
 	free(threads);
+	if (f.closer_running) {
+		pthread_mutex_lock(&f.lock);
+		f.workers_done = 1;
+		pthread_cond_signal(&f.closing_cv);
+		pthread_mutex_unlock(&f.lock);
+		pthread_join(closing, NULL);
+	}
+	pthread_cond_destroy(&f.closing_cv);
 	pthread_mutex_destroy(&f.lock);
 	pthread_mutex_destroy(&f.progress_lock);
 	if (f.failed) {

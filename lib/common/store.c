@@ -29,6 +29,7 @@ struct ck_ingest {
 	int64_t written;
 	int64_t flushed;	/* bytes handed to writeback so far */
 	int fd;
+	int verified;	/* size and digest checked, no more writes */
 	struct ck_sha256 *hash;
 };
 
@@ -414,6 +415,9 @@ ck_ingest_write(struct ck_ingest *in, const void *data, size_t len,
 	const char *p = data;
 	size_t left = len;
 
+	if (in->verified)
+		return ck_err_set(errp, 0, "blob '%s': write after "
+				  "verification", in->digest);
 	if (in->size >= 0 && in->written + (int64_t)len > in->size)
 		return ck_err_set(errp, 0, "blob '%s': more data than the "
 				  "expected %lld bytes", in->digest,
@@ -480,11 +484,12 @@ ck_ingest_abort(struct ck_ingest *in)
 }
 
 int
-ck_ingest_close(struct ck_ingest *in, struct ck_err **errp)
+ck_ingest_verify(struct ck_ingest *in, struct ck_err **errp)
 {
-	char *got, *staged;
-	int rc = -1;
+	char *got;
 
+	if (in->verified)
+		return 0;
 	if (in->size >= 0 && in->written != in->size) {
 		ck_err_set(errp, 0, "blob '%s' is truncated: got %lld of "
 			   "%lld bytes", in->digest, (long long)in->written,
@@ -502,6 +507,18 @@ ck_ingest_close(struct ck_ingest *in, struct ck_err **errp)
 		return -1;
 	}
 	free(got);
+	in->verified = 1;
+	return 0;
+}
+
+int
+ck_ingest_close(struct ck_ingest *in, struct ck_err **errp)
+{
+	char *staged;
+	int rc = -1;
+
+	if (ck_ingest_verify(in, errp) < 0)
+		return -1;
 	if (fsync(in->fd) < 0) {
 		ck_err_set(errp, errno, "fsync '%s'", in->partial);
 		ck_ingest_abort(in);

@@ -79,8 +79,13 @@ struct ck_ingest *ck_ingest_open_resume(const struct ck_store *st,
 /* Drops what was written so far, to restart a download. */
 int ck_ingest_reset(struct ck_ingest *in, struct ck_err **errp);
 int64_t ck_ingest_written(const struct ck_ingest *in);
-/* Verifies size and digest, fsyncs and stages the blob; on mismatch the
- * data is removed. Frees in in every case. */
+/* Checks size and digest once all bytes are written. On a mismatch it
+ * removes the data and frees in; on success in stays open for
+ * ck_ingest_close. */
+int ck_ingest_verify(struct ck_ingest *in, struct ck_err **errp);
+/* Verifies size and digest unless ck_ingest_verify did, fsyncs and
+ * stages the blob; on mismatch the data is removed. Frees in in every
+ * case. */
 int ck_ingest_close(struct ck_ingest *in, struct ck_err **errp);
 void ck_ingest_abort(struct ck_ingest *in);
 /* Releases the lock but keeps the partial file, for a later

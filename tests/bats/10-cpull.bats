@@ -761,6 +761,32 @@ put_manifest() {
 	run_tool 1 cunpack "$REGISTRY/test/busybox:badsize"
 }
 
+@test "cpull (one layer listed twice) stores it once" {
+	local m=$BATS_TEST_TMPDIR/m.json
+	fixture_blob busybox "$(fixture_manifest_digest busybox)" |
+		jq -c '.layers = [.layers[0], .layers[0], .layers[0]]' >"$m"
+	put_manifest test/busybox thrice "$m"
+	run_tool 0 cpull -q --max-concurrent-downloads 3 "$REGISTRY/test/busybox:thrice"
+	assert_eq "$(store_blob_count)" 3 "blobs: manifest, config, layer"
+	assert_blob_file "$(fixture_layer_digests busybox)"
+	run find "$CKIT_ROOT/content/ingest" -type f
+	assert_eq "$output" "" "files left in the ingest"
+}
+
+@test "cpull (fsync of a blob fails) fails, rerun completes" {
+	requires strace
+	# The first fsync stages the manifest; every later one fails.
+	run strace -f -o /dev/null -e trace=fsync -e inject=fsync:error=EIO:when=2+ \
+		"$CPULL" -q "$REGISTRY/test/busybox:latest"
+	assert_eq "$status" 1 "status: $output"
+	assert_contains "$output" "Input/output error" "message"
+	assert_eq "$(store_blob_count)" 0 "blobs"
+	run find "$CKIT_ROOT/content/ingest" -name '*.partial'
+	assert_eq "$output" "" "partial files"
+	run_tool 0 cpull -q "$REGISTRY/test/busybox:latest"
+	assert_eq "$(store_blob_count)" 3 "blobs after the rerun"
+}
+
 @test "cpull (config not JSON) fails and records nothing" {
 	local m=$BATS_TEST_TMPDIR/m.json cfg=$BATS_TEST_TMPDIR/cfg d
 	printf 'this is not json' >"$cfg"

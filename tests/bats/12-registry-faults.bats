@@ -144,12 +144,6 @@ seed_partial() {
 	fi
 }
 
-assert_blob_file() {
-	assert_file_exists "$CKIT_ROOT/content/blobs/sha256/${1#sha256:}" "blob $1"
-	assert_eq "$(sha256sum <"$CKIT_ROOT/content/blobs/sha256/${1#sha256:}" | cut -c1-64)" \
-		"${1#sha256:}" "content of blob $1"
-}
-
 @test "cpull (partial file) resumes with Range" {
 	local layer
 	layer=$(fixture_layer_digests busybox)

@@ -208,6 +208,14 @@ store_blob_count() {
 	find "$dir" -mindepth 1 -maxdepth 1 -type f | wc -l
 }
 
+# assert_blob_file DIGEST: the store holds DIGEST with content that hashes
+# to it.
+assert_blob_file() {
+	assert_file_exists "$CKIT_ROOT/content/blobs/sha256/${1#sha256:}" "blob $1"
+	assert_eq "$(sha256sum <"$CKIT_ROOT/content/blobs/sha256/${1#sha256:}" | cut -c1-64)" \
+		"${1#sha256:}" "content of blob $1"
+}
+
 # Print the OCI layout directory of fixture NAME (busybox, user, layers,
 # layers-gzip, multiarch, otherarch, notar, corrupt, truncated, debian).
 # Its tag is latest, or bookworm for debian.
