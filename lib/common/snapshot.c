@@ -235,39 +235,52 @@ ck_sn_stat(const struct ck_snapshotter *sn, const char *key,
 	return rc;
 }
 
-/* Writes path by rename, without the fsyncs of ck_write_file_atomic. */
-static int
-write_quick(const char *path, const char *text, struct ck_err **errp)
+/* Writes text to a new temporary file next to path, without a sync, and
+ * returns its name. */
+static char *
+write_temp(const char *path, const char *text, struct ck_err **errp)
 {
 	char *rnd = ck_random_hex(6);
 	char *tmp = ck_asprintf("%s.tmp-%s", path, rnd);
 	size_t len = strlen(text);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+	free(rnd);
+	if (fd < 0 || write(fd, text, len) != (ssize_t)len) {
+		ck_err_set(errp, errno, "write '%s'", tmp);
+		if (fd >= 0)
+			close(fd);
+		unlink(tmp);
+		free(tmp);
+		return NULL;
+	}
+	close(fd);
+	return tmp;
+}
+
+/* Writes path by rename, without the fsyncs of ck_write_file_atomic. */
+static int
+write_quick(const char *path, const char *text, struct ck_err **errp)
+{
+	char *tmp = write_temp(path, text, errp);
 	int rc = 0;
 
-	if (fd < 0 || write(fd, text, len) != (ssize_t)len ||
-	    rename(tmp, path) < 0)
+	if (tmp == NULL)
+		return -1;
+	if (rename(tmp, path) < 0) {
 		rc = ck_err_set(errp, errno, "write '%s'", path);
-	if (fd >= 0)
-		close(fd);
-	if (rc < 0)
 		unlink(tmp);
+	}
 	free(tmp);
-	free(rnd);
 	return rc;
 }
 
-/* Writes the record of s. A record that must survive a crash is
- * fsynced; one of an unpack's extract snapshot need not be, because a
- * crash leaves its directories unused either way. */
-static int
-write_record(const struct ck_snapshotter *sn, const struct ck_snapshot *s,
-	     int durable, struct ck_err **errp)
+/* Returns the JSON text of the record of s. */
+static char *
+record_text(const struct ck_snapshot *s)
 {
 	json_t *j = json_object();
-	char *p = meta_path(sn, s->key);
 	char *text;
-	int rc;
 
 	json_object_set_new(j, "key", json_string(s->key));
 	json_object_set_new(j, "id", json_string(s->id));
@@ -285,11 +298,25 @@ write_record(const struct ck_snapshotter *sn, const struct ck_snapshot *s,
 		json_object_set_new(j, "diff_ids", ids);
 	}
 	text = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	return text;
+}
+
+/* Writes the record of s. A record that must survive a crash is
+ * fsynced; one of an unpack's extract snapshot need not be, because a
+ * crash leaves its directories unused either way. */
+static int
+write_record(const struct ck_snapshotter *sn, const struct ck_snapshot *s,
+	     int durable, struct ck_err **errp)
+{
+	char *p = meta_path(sn, s->key);
+	char *text = record_text(s);
+	int rc;
+
 	rc = durable ? ck_write_file_atomic(p, text, strlen(text), 0600, errp) :
 		write_quick(p, text, errp);
 	free(text);
 	free(p);
-	json_decref(j);
 	return rc;
 }
 
@@ -397,6 +424,73 @@ ck_sn_prepare(const struct ck_snapshotter *sn, const char *key,
 	}
 	free(s.id);
 	free(s.created);
+out:
+	ck_unlock(lock);
+	return rc;
+}
+
+int
+ck_sn_freeze(const struct ck_snapshotter *sn, const char *key,
+	     const char *frozen, int *fill_lock, struct ck_err **errp)
+{
+	struct ck_snapshot s = { 0 }, w, other;
+	int lock, rc = -1;
+
+	*fill_lock = -1;
+	if (sn->type != CK_SN_BTRFS)
+		return ck_err_setc(errp, CK_E_INVALID, 0, "snapshotter '%s' "
+				   "cannot freeze a snapshot", sn->name);
+	lock = lock_sn(sn, errp);
+	if (lock < 0)
+		return -1;
+	if (ck_sn_stat(sn, key, &w, errp) < 0)
+		goto out;
+	if (ck_sn_stat(sn, frozen, &other, NULL) == 0) {
+		ck_snapshot_free(&other);
+		ck_err_setc(errp, CK_E_EXISTS, 0,
+			    "snapshot '%s' already exists", frozen);
+		goto out_w;
+	}
+	s.key = (char *)frozen;
+	s.parent = w.parent;
+	s.kind = CK_SNAP_ACTIVE;
+	s.id = ck_random_hex(8);
+	s.created = ck_now_rfc3339();
+	/* A view's fs is a read-only snapshot of its parent's. */
+	rc = make_dirs(sn, s.id, w.id, CK_SNAP_VIEW, errp);
+	if (rc == 0) {
+		*fill_lock = ck_sn_lock_fill(sn, &s, errp);
+		rc = *fill_lock < 0 ? -1 : 0;
+	}
+	if (rc == 0)
+		rc = write_record(sn, &s, 0, errp);
+	if (rc == 0) {
+		w.parent = ck_xstrdup(frozen);
+		rc = write_record(sn, &w, 0, errp);
+		if (rc < 0) {
+			char *meta = meta_path(sn, frozen);
+
+			unlink(meta);
+			free(meta);
+		}
+	} else {
+		w.parent = NULL;
+	}
+	if (rc < 0) {
+		char *dir = ck_asprintf("%s/snapshots/%s", sn->dir, s.id);
+
+		ck_btrfs_destroy(dir, NULL);
+		ck_rm_rf(dir, NULL);
+		free(dir);
+		if (*fill_lock >= 0)
+			ck_unlock(*fill_lock);
+		*fill_lock = -1;
+	}
+	free(s.parent);
+	free(s.id);
+	free(s.created);
+out_w:
+	ck_snapshot_free(&w);
 out:
 	ck_unlock(lock);
 	return rc;
@@ -569,6 +663,147 @@ ck_sn_commit_layers(const struct ck_snapshotter *sn, const char *name,
 out:
 	ck_unlock(lock);
 	return rc;
+}
+
+/* Returns the first of the n leading snapshots of the chain that cannot
+ * be committed, or n, and makes each one read-only and writes its new
+ * record to a temporary file in tmps[i]. dup[i] is set when names[i]
+ * exists already. */
+static size_t
+prepare_chain(const struct ck_snapshotter *sn, char *const *names,
+	      char *const *keys, char *const *diff_ids, size_t n,
+	      char **tmps, int *dup, struct ck_err **errp)
+{
+	struct ck_snapshot s, other;
+	char *fs, *text, *meta;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (ck_sn_stat(sn, keys[i], &s, errp) < 0)
+			return i;
+		if (s.kind != CK_SNAP_ACTIVE) {
+			ck_err_setc(errp, CK_E_INVALID, 0,
+				    "snapshot '%s' is not active", keys[i]);
+			ck_snapshot_free(&s);
+			return i;
+		}
+		if (ck_sn_stat(sn, names[i], &other, NULL) == 0) {
+			ck_snapshot_free(&other);
+			ck_snapshot_free(&s);
+			dup[i] = 1;
+			continue;
+		}
+		fs = ck_sn_fs_dir(sn, &s);
+		if (sn->type == CK_SN_BTRFS &&
+		    ck_btrfs_set_readonly(fs, errp) < 0) {
+			free(fs);
+			ck_snapshot_free(&s);
+			return i;
+		}
+		free(fs);
+		free(s.key);
+		s.key = ck_xstrdup(names[i]);
+		s.kind = CK_SNAP_COMMITTED;
+		if (i > 0) {
+			free(s.parent);
+			s.parent = ck_xstrdup(names[i - 1]);
+		}
+		ck_strv_free(s.diff_ids);
+		s.diff_ids = ck_xcalloc(2, sizeof(*s.diff_ids));
+		s.diff_ids[0] = ck_xstrdup(diff_ids[i]);
+		text = record_text(&s);
+		meta = meta_path(sn, names[i]);
+		tmps[i] = write_temp(meta, text, errp);
+		free(meta);
+		free(text);
+		ck_snapshot_free(&s);
+		if (tmps[i] == NULL)
+			return i;
+	}
+	return n;
+}
+
+/* Syncs the filesystem that contains dir, or only dir itself when whole
+ * is 0. */
+static int
+sync_meta(const char *dir, int whole, struct ck_err **errp)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc = 0;
+
+	if (fd < 0 || (whole ? syncfs(fd) : fsync(fd)) < 0)
+		rc = ck_err_set(errp, errno, "sync '%s'", dir);
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+size_t
+ck_sn_commit_chain(const struct ck_snapshotter *sn, char *const *names,
+		   char *const *keys, char *const *diff_ids, size_t n,
+		   struct ck_err **errp)
+{
+	char **tmps = ck_xcalloc(n, sizeof(*tmps));
+	int *dup = ck_xcalloc(n, sizeof(*dup));
+	char *metadir = ck_asprintf("%s/meta", sn->dir), *meta;
+	struct ck_err *err = NULL;
+	size_t ok = 0, i;
+	int lock = lock_sn(sn, &err);
+
+	if (lock < 0)
+		goto out;
+	ok = prepare_chain(sn, names, keys, diff_ids, n, tmps, dup, &err);
+	/* One sync puts the layers' files and the new records on disk.
+	 * The renames then go in order, and one more sync keeps them. */
+	if (ok > 0 && !sn->no_sync &&
+	    sync_meta(metadir, 1, err ? NULL : &err) < 0)
+		ok = 0;
+	for (i = 0; i < ok; i++) {
+		if (tmps[i] == NULL)
+			continue;
+		meta = meta_path(sn, names[i]);
+		if (rename(tmps[i], meta) < 0) {
+			ck_err_set(err ? NULL : &err, errno, "rename '%s'",
+				   tmps[i]);
+			ok = i;
+		}
+		free(meta);
+	}
+	/* A failed sync here leaves the renames made: the records are in
+	 * place, and only their durability is in doubt. */
+	if (ok > 0 && !sn->no_sync)
+		sync_meta(metadir, 0, err ? NULL : &err);
+	/* The extract records go last: until then each still names its
+	 * directories. Children go before their parents. */
+	for (i = ok; i-- > 0;) {
+		if (dup[i]) {
+			remove_locked(sn, keys[i], NULL);
+			continue;
+		}
+		meta = meta_path(sn, keys[i]);
+		unlink(meta);
+		free(meta);
+	}
+	ck_unlock(lock);
+out:
+	for (i = 0; i < n; i++) {
+		if (i >= ok && tmps[i] != NULL)
+			unlink(tmps[i]);
+		free(tmps[i]);
+	}
+	if (ok < n && err == NULL)
+		ck_err_set(&err, 0, "commit of snapshot '%s' failed",
+			   keys[ok]);
+	if (err != NULL) {
+		if (errp != NULL && *errp == NULL)
+			*errp = err;
+		else
+			ck_err_free(&err);
+	}
+	free(tmps);
+	free(dup);
+	free(metadir);
+	return ok;
 }
 
 char *

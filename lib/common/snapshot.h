@@ -89,6 +89,27 @@ int ck_sn_commit(const struct ck_snapshotter *sn, const char *name,
 int ck_sn_commit_layers(const struct ck_snapshotter *sn, const char *name,
 			const char *key, char *const *diff_ids, size_t n,
 			struct ck_err **errp);
+/*
+ * btrfs only: makes frozen, an active snapshot whose files are a read-only
+ * snapshot of the active snapshot key's, and puts it between key and its
+ * parent. An unpack applies layer after layer in one subvolume and freezes
+ * each finished layer. *fill_lock receives frozen's fill lock.
+ */
+int ck_sn_freeze(const struct ck_snapshotter *sn, const char *key,
+		 const char *frozen, int *fill_lock, struct ck_err **errp);
+/*
+ * Commits the first n active snapshots keys[i] of a stacked chain, each
+ * the child of the one before, as names[i] with the diff ID diff_ids[i].
+ * The records go in under one lock with one sync before their renames and
+ * one after, in place of two fsyncs each. A name that exists already
+ * (a concurrent unpack committed it) has its key removed instead.
+ * Returns how many leading snapshots it committed, and sets *errp when
+ * that is fewer than n or the last sync failed.
+ */
+size_t ck_sn_commit_chain(const struct ck_snapshotter *sn,
+			  char *const *names, char *const *keys,
+			  char *const *diff_ids, size_t n,
+			  struct ck_err **errp);
 /* Changes the parent that the record of the active snapshot key names,
  * without a sync: for an unpack's extract snapshots, whose parent is
  * committed under another key while they wait. */

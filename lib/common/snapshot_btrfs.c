@@ -78,7 +78,9 @@ ck_btrfs_set_readonly(const char *subvol, struct ck_err **errp)
 	if (fd < 0)
 		return ck_err_set(errp, errno, "open '%s'", subvol);
 	rc = ioctl(fd, BTRFS_IOC_SUBVOL_GETFLAGS, &flags);
-	if (rc == 0) {
+	/* Setting the flag commits a transaction, so a read-only subvolume
+	 * is left as it is. */
+	if (rc == 0 && !(flags & BTRFS_SUBVOL_RDONLY)) {
 		flags |= BTRFS_SUBVOL_RDONLY;
 		rc = ioctl(fd, BTRFS_IOC_SUBVOL_SETFLAGS, &flags);
 	}

@@ -240,6 +240,84 @@ unpack_layers(const struct ck_store *st, const struct ck_snapshotter *sn,
  * committed first can be dropped. After a failed layer, the layers before
  * it are still committed.
  */
+/*
+ * The btrfs form of unpack_chain. Every layer is applied in one writable
+ * subvolume, the one committed last, and each finished layer below it is
+ * frozen as a read-only snapshot. So each layer costs one snapshot
+ * instead of a snapshot and a change to read-only, each of which commits
+ * a btrfs transaction. All records go in with one sync at the end.
+ */
+static int
+unpack_rolling(const struct ck_store *st, const struct ck_snapshotter *sn,
+	       const struct ck_layers *l, size_t first, size_t end,
+	       ck_unpack_progress_fn progress, void *arg,
+	       struct ck_err **errp)
+{
+	size_t n = end - first, top = n - 1, frozen = 0, done = 0, i;
+	char **keys = ck_xcalloc(n, sizeof(*keys));
+	int *locks = ck_xcalloc(n, sizeof(*locks));
+	char *rnd = ck_random_hex(4);
+	struct flusher flush;
+	struct ck_err *err = NULL;
+	int rc = 0, filled = 0;
+
+	for (i = 0; i < n; i++) {
+		keys[i] = ck_asprintf("extract-%d-%s %s", (int)getpid(), rnd,
+				      l->chain[first + i]);
+		locks[i] = -1;
+	}
+	if (ck_sn_prepare(sn, keys[top], first ? l->chain[first - 1] : NULL,
+			  CK_SNAP_ACTIVE, &locks[top], &err) < 0)
+		goto out;
+	if (!sn->no_sync)
+		flusher_start(&flush, sn->dir);
+	for (i = 0; i < n; i++) {
+		if (fill_snapshot(st, sn, keys[top], l, first + i,
+				  first + i + 1, 0, progress, arg, &err) < 0)
+			break;
+		if (i == top) {
+			filled = 1;
+			break;
+		}
+		if (ck_sn_freeze(sn, keys[top], keys[i], &locks[i], &err) < 0)
+			break;
+		frozen = i + 1;
+	}
+	if (!sn->no_sync)
+		flusher_stop(&flush);
+	/* The working subvolume contains a whole layer above the frozen
+	 * ones only when every layer was applied. */
+	done = ck_sn_commit_chain(sn, l->chain + first, keys,
+				  l->diff_ids + first, filled ? n : frozen,
+				  err ? NULL : &err);
+	for (i = 0; i < done; i++) {
+		ck_unlock(locks[i]);
+		locks[i] = -1;
+	}
+	/* Removes what was not committed, the working subvolume first. */
+	if (done < n) {
+		ck_sn_remove(sn, keys[top], NULL);
+		for (i = frozen; i-- > done;)
+			ck_sn_remove(sn, keys[i], NULL);
+	}
+out:
+	for (i = 0; i < n; i++) {
+		ck_unlock(locks[i]);
+		free(keys[i]);
+	}
+	if (err != NULL) {
+		rc = -1;
+		if (errp)
+			*errp = err;
+		else
+			ck_err_free(&err);
+	}
+	free(locks);
+	free(keys);
+	free(rnd);
+	return rc;
+}
+
 static int
 unpack_chain(const struct ck_store *st, const struct ck_snapshotter *sn,
 	     const struct ck_layers *l, size_t first, size_t end,
@@ -396,8 +474,11 @@ ck_unpack_image(const struct ck_store *st, const struct ck_snapshotter *sn,
 
 		for (from = start; rc == 0 && from < l.n; from = end) {
 			end = l.n - from > step ? from + step : l.n;
-			rc = unpack_chain(st, sn, &l, from, end, progress,
-					  arg, errp);
+			rc = sn->type == CK_SN_BTRFS ?
+				unpack_rolling(st, sn, &l, from, end,
+					       progress, arg, errp) :
+				unpack_chain(st, sn, &l, from, end, progress,
+					     arg, errp);
 		}
 	}
 	if (rc < 0) {

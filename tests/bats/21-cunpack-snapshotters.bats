@@ -210,3 +210,29 @@ differential() {
 	assert_file_not_exists "$(snapshot_meta default/kept)"
 	assert_eq "$(ls "$CKIT_ROOT/snapshots/overlayfs/meta" 2>/dev/null)" "" "overlayfs records"
 }
+
+# Each layer of a btrfs unpack is frozen from one working subvolume, so
+# every layer's snapshot is checked, not only the top one.
+@test "cunpack btrfs (each layer's snapshot) equals overlayfs's" {
+	local ext4_root=$CKIT_ROOT chain="" id layer=0 ids
+	pull_fixture layers
+	run_tool 0 cunpack --snapshotter overlayfs "$REGISTRY/test/layers:latest"
+	btrfs_root
+	pull_fixture layers
+	run_tool 0 cunpack --snapshotter btrfs "$REGISTRY/test/layers:latest"
+	ids=$(fixture_blob layers "$(fixture_config_digest layers)" | jq -r '.rootfs.diff_ids[]')
+	for id in $ids; do
+		if [[ -z $chain ]]; then
+			chain=$id
+		else
+			chain=sha256:$(printf '%s %s' "$chain" "$id" | sha256sum | cut -c1-64)
+		fi
+		layer=$((layer + 1))
+		CKIT_ROOT=$ext4_root SNAPSHOTTER=overlayfs mount_chain "$chain" "$BATS_TEST_TMPDIR/overlay-$layer"
+		SNAPSHOTTER=btrfs
+		run btrfs property get -ts "$(snapshot_fs "$chain")" ro
+		assert_eq "$output" "ro=true" "read-only flag of layer $layer"
+		assert_trees_equal "$BATS_TEST_TMPDIR/overlay-$layer" "$(snapshot_fs "$chain")"
+	done
+	assert_eq "$layer" 4 "layers compared"
+}
