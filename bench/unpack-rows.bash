@@ -14,6 +14,9 @@
 #   ctr-fetch-IMAGE           ctr content fetch: the pull alone, so that
 #                             ctr-pull minus ctr-fetch is ctr's unpack
 #   umoci-raw-unpack-layers-10
+#   ref-btrfs-gunzip-tar-x-debian, ref-btrfs-tar-x-smallfiles
+#                             peer-baseline's two references, written to
+#                             the btrfs of cunpack's btrfs rows
 #
 # and writes $UNPACK_SUMMARY: medians, ratios and peak memory.
 
@@ -81,6 +84,18 @@ measure umoci-raw-unpack-layers-10 "$RUNS" \
 	"umoci raw unpack (rootfs only), bench/layers:10" \
 	"rm -rf $W/umoci/layers-10; sync" \
 	"umoci raw unpack --image $T/ref/layers-10:10 $W/umoci/layers-10"
+
+if ((BTRFS_ON)); then
+	measure ref-btrfs-gunzip-tar-x-debian "$RUNS" \
+		"gzip -dc | tar -x of debian layer onto the btrfs" \
+		"rm -rf $T/btrfs/tarx; mkdir $T/btrfs/tarx; sync" \
+		"gzip -dc $DEB_GZ | tar -xf - -C $T/btrfs/tarx"
+	measure ref-btrfs-tar-x-smallfiles "$RUNS" \
+		"tar -x of smallfiles uncompressed layer onto the btrfs" \
+		"rm -rf $T/btrfs/tarx; mkdir $T/btrfs/tarx; sync" \
+		"tar -xf $SMALL_TAR -C $T/btrfs/tarx"
+	rm -rf "$T/btrfs/tarx"
+fi
 
 # Trees: overlayfs through a read-only view, the others as they are.
 for im in "${CK_IMAGES[@]}"; do
@@ -160,7 +175,11 @@ ck_ratio() {
 	done
 	echo
 	echo "References: \`gzip -dc | tar -x\` of the Debian layer $(ck_fmt "$(ck_median ref-gunzip-tar-x-debian)"),"
-	echo "\`tar -x\` of the smallfiles tar $(ck_fmt "$(ck_median ref-tar-x-smallfiles)")."
+	echo "\`tar -x\` of the smallfiles tar $(ck_fmt "$(ck_median ref-tar-x-smallfiles)"), both on the ext4."
+	if ((BTRFS_ON)); then
+		echo "On the btrfs: $(ck_fmt "$(ck_median ref-btrfs-gunzip-tar-x-debian)") and"
+		echo "$(ck_fmt "$(ck_median ref-btrfs-tar-x-smallfiles)")."
+	fi
 	echo
 	echo "Peak resident memory (KiB, one run, overlayfs for cunpack):"
 	echo
