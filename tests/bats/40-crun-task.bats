@@ -92,6 +92,8 @@ teardown() {
 @test "crun-task run (command not found) exits 127" {
 	run_tool 127 crun-task run --rm "$IMG" nf1 /no/such/command
 	assert_contains "$stderr" "crun-task: run container 'nf1'"
+	# runc prints its error to the stderr the task shares with the caller.
+	assert_eq "$(grep -c '/no/such/command' <<<"$stderr")" 1 "lines with runc's message"
 	assert_file_not_exists "$CKIT_ROOT/namespaces/default/containers/nf1.json"
 }
 

@@ -215,6 +215,26 @@ create_with_terminal(struct shim *s)
 	s->in_fd = dup(s->out_fd);
 }
 
+/* runc prints its error to its stderr as well as to its log, and in
+ * the caller's own stdio that stderr is the caller's. The error that
+ * goes back then names the step without the same text again. */
+static void
+drop_shown_message(struct shim *s, struct ck_err **err)
+{
+	char *msg;
+	int code = ck_err_code(*err);
+
+	if (strcmp(s->o->runtime, "runc") != 0)
+		return;
+	msg = runtime_error(s->b);
+	if (msg == NULL)
+		return;
+	free(msg);
+	ck_err_free(err);
+	ck_err_setc(err, code, 0, "runtime %s failed; runc's message is "
+		    "above", s->start ? "run" : "create");
+}
+
 static void
 create_task(struct shim *s)
 {
@@ -229,6 +249,8 @@ create_task(struct shim *s)
 		setup_pipes(s);
 	s->init = runtime_create(s->o, s->b, NULL, s->start, &err);
 	null_stdio();
+	if (s->init < 0 && s->mode == STDIO_INHERIT)
+		drop_shown_message(s, &err);
 	if (s->init < 0)
 		fail(s, err);
 }
