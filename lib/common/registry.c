@@ -1172,6 +1172,20 @@ resolve_at(struct ck_registry *reg, struct reg_endpoint *ep, void *arg,
 }
 
 int
+ck_registry_resolver_pulls(const struct ck_registry *reg)
+{
+	size_t i;
+
+	for (i = 0; i < reg->n_hosts; i++) {
+		int caps = reg->hosts[i].caps & (CK_HOST_PULL | CK_HOST_RESOLVE);
+
+		if (caps != 0)
+			return caps == (CK_HOST_PULL | CK_HOST_RESOLVE);
+	}
+	return 0;
+}
+
+int
 ck_registry_resolve(struct ck_registry *reg, const char *object,
 		    struct ck_descriptor *d, struct ck_registry_manifest *m,
 		    struct ck_err **errp)

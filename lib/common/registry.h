@@ -72,6 +72,9 @@ int ck_registry_get_manifest(struct ck_registry *reg, const char *object,
 			     struct ck_err **errp);
 void ck_registry_manifest_free(struct ck_registry_manifest *m);
 
+/* Returns whether the first host that may resolve tags or pull is one
+ * that may do both, so that the manifest a tag names can come from it. */
+int ck_registry_resolver_pulls(const struct ck_registry *reg);
 /*
  * Resolves object to a descriptor with HEAD on the hosts that may resolve.
  * A registry that rejects HEAD, or responds without Docker-Content-Digest,

@@ -344,7 +344,7 @@ capabilities = [\"pull\"]"
 	run_tool 0 cpull -vv "$REGISTRY/test/busybox"
 	local first
 	first=$(grep -m1 -E 'debug: (GET|HEAD) ' <<<"$stderr")
-	assert_contains "$first" "http://$REGISTRY/v2/test/busybox/manifests/latest" \
+	assert_contains "$first" "HEAD http://$REGISTRY/v2/test/busybox/manifests/latest" \
 		"first request"
 }
 

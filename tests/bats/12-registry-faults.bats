@@ -97,6 +97,10 @@ fault_requests() {
 
 @test "cpull (HEAD 403 at storage) falls back to GET" {
 	fault_start headredirect
+	# The first pull has no record of the name and GETs the tag; the
+	# second resolves it with a HEAD.
+	run_tool 0 cpull "$FAULT/test/busybox"
+	: >"$FAULT_LOG"
 	run_tool 0 cpull "$FAULT/test/busybox"
 	assert_eq "$output" "$FAULT/test/busybox:latest@$(fixture_digest busybox)" \
 		"stdout"
@@ -104,6 +108,22 @@ fault_requests() {
 		"HEAD requests at storage"
 	assert_eq "$(fault_requests '^GET /storage/test/busybox/manifests/latest ')" 1 \
 		"GET requests at storage"
+}
+
+@test "cpull (no record of the name) GETs the tag without HEAD" {
+	fault_start none
+	run_tool 0 cpull "$FAULT/test/busybox"
+	assert_eq "$(fault_requests '^HEAD ')" 0 "HEAD requests"
+	assert_eq "$(fault_requests '^GET /v2/test/busybox/manifests/latest ')" 1 \
+		"GETs of the tag"
+	assert_eq "$(fault_requests '^GET /v2/test/busybox/manifests/sha256:')" 0 \
+		"GETs of the manifest by digest"
+	: >"$FAULT_LOG"
+	run_tool 0 cpull "$FAULT/test/busybox"
+	assert_eq "$(fault_requests '^HEAD /v2/test/busybox/manifests/latest ')" 1 \
+		"HEADs of the tag in the second pull"
+	assert_eq "$(fault_requests '^GET /v2/test/busybox/manifests/')" 0 \
+		"manifest GETs in the second pull"
 }
 
 @test "cpull (registry without HEAD) uses GET" {
