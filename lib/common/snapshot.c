@@ -781,7 +781,9 @@ ck_sn_commit_chain(const struct ck_snapshotter *sn, char *const *names,
 			continue;
 		}
 		meta = meta_path(sn, keys[i]);
-		unlink(meta);
+		if (unlink(meta) < 0 && errno != ENOENT)
+			ck_err_set(err ? NULL : &err, errno, "remove '%s'",
+				   meta);
 		free(meta);
 	}
 	ck_unlock(lock);

@@ -787,6 +787,22 @@ put_manifest() {
 	assert_eq "$(store_blob_count)" 3 "blobs after the rerun"
 }
 
+@test "cpull (slow fsync, 120 layers, 44 descriptors) succeeds" {
+	requires strace skopeo
+	local layout=$BATS_TEST_TMPDIR/deep
+	mkdir -p "$BATS_TEST_TMPDIR/host"
+	"$FIXTURES/mklayers" deep "$layout" "$BATS_TEST_TMPDIR/host"
+	skopeo copy -q --dest-tls-verify=false "oci:$layout:latest" \
+		"docker://$REGISTRY/test/case-deep:latest"
+	# Verified blobs wait for a slow fsync, each with its descriptor; the
+	# queue of them must stay within the descriptor limit.
+	run strace -f -o /dev/null -e trace=fsync -e inject=fsync:delay_exit=20000 \
+		bash -c 'ulimit -n 44 && exec "$1" -q --max-concurrent-downloads 8 "$2"' \
+		- "$CPULL" "$REGISTRY/test/case-deep:latest"
+	assert_eq "$status" 0 "status: $output"
+	assert_eq "$(store_blob_count)" 122 "blobs: 120 layers, config, manifest"
+}
+
 @test "cpull (config not JSON) fails and records nothing" {
 	local m=$BATS_TEST_TMPDIR/m.json cfg=$BATS_TEST_TMPDIR/cfg d
 	printf 'this is not json' >"$cfg"

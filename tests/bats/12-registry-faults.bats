@@ -126,6 +126,30 @@ fault_requests() {
 		"manifest GETs in the second pull"
 }
 
+@test "cpull (partial file with the whole blob) stages it without a request" {
+	local layer size
+	layer=$(fixture_layer_digests busybox)
+	size=$(stat -c %s "$(fixture_layout busybox)/blobs/sha256/${layer#sha256:}")
+	seed_partial "$layer" "$size"
+	fault_start none
+	run_tool 0 cpull "$FAULT/test/busybox"
+	assert_eq "$(fault_requests "^GET /v2/test/busybox/blobs/$layer ")" 0 \
+		"requests of the layer"
+	assert_blob_file "$layer"
+}
+
+@test "cpull (partial file with the whole blob, wrong bytes) fetches it again" {
+	local layer size
+	layer=$(fixture_layer_digests busybox)
+	size=$(stat -c %s "$(fixture_layout busybox)/blobs/sha256/${layer#sha256:}")
+	seed_partial "$layer" "$size" random
+	fault_start none
+	run_tool 0 cpull "$FAULT/test/busybox"
+	assert_eq "$(fault_requests "^GET /v2/test/busybox/blobs/$layer range=-")" 1 \
+		"requests of the layer from byte 0"
+	assert_blob_file "$layer"
+}
+
 @test "cpull (registry without HEAD) uses GET" {
 	fault_start nohead
 	run_tool 0 cpull "$FAULT/test/busybox"

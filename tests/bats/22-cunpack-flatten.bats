@@ -326,6 +326,21 @@ kill_chain() {
 		"$(snapshot_keys | wc -l)" "directories per record"
 }
 
+@test "cunpack (btrfs, extract record left) fails, rerun removes it" {
+	requires strace
+	use_snapshotter btrfs
+	pull_fixture layers
+	# The first unlink of the unpack removes an extract snapshot's record
+	# after the commits.
+	run strace -f -o /dev/null -e trace=unlink -e inject=unlink:error=EIO:when=1 \
+		"$CUNPACK" --snapshotter btrfs "$REGISTRY/test/layers:latest"
+	assert_eq "$status" 1 "status: $output"
+	assert_contains "$output" "Input/output error" "message"
+	run_tool 0 cunpack --snapshotter btrfs "$REGISTRY/test/layers:latest"
+	assert_eq "$(snapshot_keys | grep -c '^extract-')" 0 "extract snapshots"
+	assert_eq "$(snapshot_keys | wc -l)" 4 "snapshots"
+}
+
 @test "cunpack --no-flatten (120 layers, 64 open files) succeeds" {
 	requires skopeo
 	use_snapshotter native
