@@ -373,7 +373,7 @@ ck_sn_prepare(const struct ck_snapshotter *sn, const char *key,
 	      struct ck_err **errp)
 {
 	struct ck_snapshot s = { 0 }, ps;
-	int lock, rc = -1;
+	int lock, rc = -1, made;
 
 	if (key == NULL || *key == '\0')
 		return ck_err_setc(errp, CK_E_INVALID, 0,
@@ -412,6 +412,7 @@ ck_sn_prepare(const struct ck_snapshotter *sn, const char *key,
 	 * snapshotter's lock, so other tools wait for the copy. */
 	rc = make_dirs(sn, s.id, ps.id, kind, errp);
 	ck_snapshot_free(&ps);
+	made = rc == 0;
 	if (rc == 0 && fill_lock != NULL) {
 		*fill_lock = ck_sn_lock_fill(sn, &s, errp);
 		rc = *fill_lock < 0 ? -1 : 0;
@@ -421,6 +422,18 @@ ck_sn_prepare(const struct ck_snapshotter *sn, const char *key,
 	if (rc < 0 && fill_lock != NULL && *fill_lock >= 0) {
 		ck_unlock(*fill_lock);
 		*fill_lock = -1;
+	}
+	/* Directories without a record are removed, unless the record got
+	 * in and only a sync after it failed. */
+	if (rc < 0 && made && ck_sn_stat(sn, key, &ps, NULL) < 0) {
+		char *dir = ck_asprintf("%s/snapshots/%s", sn->dir, s.id);
+
+		if (sn->type == CK_SN_BTRFS)
+			ck_btrfs_destroy(dir, NULL);
+		ck_rm_rf(dir, NULL);
+		free(dir);
+	} else if (rc < 0 && made) {
+		ck_snapshot_free(&ps);
 	}
 	free(s.id);
 	free(s.created);

@@ -268,3 +268,16 @@ os.setxattr(sys.argv[1], "security.capability",
 	tar --sparse -xf "$BATS_TEST_TMPDIR/l.tar" -C "$BATS_TEST_TMPDIR/x"
 	cmp "$BATS_TEST_TMPDIR/x/sparse" "$(snapshot_fs "$top")/sparse"
 }
+
+@test "csnapshot prepare (record not written) leaves no directory" {
+	requires strace
+	run_tool 0 "$CSNAPSHOT" prepare first
+	local dirs=$CKIT_ROOT/snapshots/overlayfs/snapshots before
+	before=$(ls "$dirs" | wc -l)
+	run strace -f -o /dev/null -e trace=rename -e inject=rename:error=ENOSPC:when=1 \
+		"$CSNAPSHOT" prepare second
+	assert_eq "$status" 1 "status: $output"
+	assert_contains "$output" "No space left on device" "message"
+	assert_eq "$(ls "$dirs" | wc -l)" "$before" "snapshot directories"
+	run_tool 0 "$CSNAPSHOT" prepare second
+}
