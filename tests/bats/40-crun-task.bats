@@ -358,7 +358,9 @@ kill_cli() {
 	local pid=$!
 	kill -STOP "$pid"
 	kill -TERM "$pid"
-	kill -CONT "$pid"
+	# Before crun-task holds SIGTERM, the signal ends it even while it
+	# is stopped, and then there is no process to continue.
+	kill -CONT "$pid" 2>/dev/null || true
 	local rc=0
 	wait "$pid" || rc=$?
 	# Either the signal came before crun-task held it (143 by the
