@@ -473,6 +473,48 @@ overlay_whiteout(struct applier *a, int dir, const char *parent,
 	return 0;
 }
 
+/*
+ * A whiteout applies to lower layers only (OCI image spec): what this
+ * layer made at name stays. A directory of this layer's own loses what
+ * lower layers have in it, as with an opaque marker inside it, and any
+ * other entry of its own already hides the lower one. Returns 1 when
+ * name is this layer's, 0 when it is not, -1 on error.
+ */
+static int
+whiteout_own_entry(struct applier *a, int dir, const char *parent,
+		   const char *name, struct ck_err **errp)
+{
+	char *path = *parent ? ck_asprintf("%s/%s", parent, name) :
+		ck_xstrdup(name);
+	struct stat st;
+	int fd, rc = 1;
+
+	if (!pathset_has(&a->applied, path) ||
+	    fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		free(path);
+		return 0;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		free(path);
+		return 1;
+	}
+	fd = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC);
+	if (fd < 0) {
+		rc = ck_err_set(errp, errno, "open '%s'", path);
+	} else if (a->mode == CK_APPLY_OVERLAY) {
+		if (set_opaque(fd, NULL, errp) < 0 ||
+		    remove_whiteouts(fd, errp) < 0)
+			rc = -1;
+	} else if (remove_lower_entries(a, fd, path, errp) < 0) {
+		rc = -1;
+	}
+	if (fd >= 0)
+		close(fd);
+	free(path);
+	return rc;
+}
+
 /* Applies an OCI whiteout entry base in the directory dir, whose path is
  * parent. The whiteout of a name that does not exist is a no-op. */
 static int
@@ -481,7 +523,7 @@ apply_whiteout(struct applier *a, int dir, const char *parent,
 {
 	const char *name = base + strlen(WH_PREFIX);
 	struct place p = { dir, name, parent };
-	int wh;
+	int wh, rc;
 
 	if (strcmp(base, WH_OPAQUE) == 0 && a->mode == CK_APPLY_OVERLAY)
 		return set_opaque(dir, NULL, errp) < 0 ? -1 :
@@ -498,6 +540,9 @@ apply_whiteout(struct applier *a, int dir, const char *parent,
 	    strcmp(name, "..") == 0)
 		return ck_err_setc(errp, CK_E_INVALID, 0,
 				   "invalid whiteout name '%s'", base);
+	rc = whiteout_own_entry(a, dir, parent, name, errp);
+	if (rc != 0)
+		return rc < 0 ? -1 : 0;
 	if (clear_place(&p, 0, &wh, errp) < 0)
 		return -1;
 	if (a->mode == CK_APPLY_OVERLAY)
@@ -554,7 +599,7 @@ apply_object(struct applier *a, struct archive_entry *e,
 	} else {
 		rc = replace_object(a, e, p, errp);
 	}
-	if (rc == 0 && a->mode == CK_APPLY_PLAIN)
+	if (rc == 0)
 		pathset_add_tree(&a->applied, p->path);
 	return rc;
 }

@@ -36,7 +36,7 @@ struct applier {
 	struct dir_time *dirs;	/* directory times to set at the end */
 	size_t n_dirs;
 	size_t cap_dirs;
-	struct pathset applied;	/* plain: paths this layer made */
+	struct pathset applied;	/* paths this layer made, and their parents */
 	struct pathset timed;	/* plain: directories in dirs */
 	char *cache_path;	/* the last parent directory opened */
 	int cache_fd;

@@ -50,6 +50,14 @@ same_as_umoci() {
 	same_as_umoci opaque-after-siblings
 }
 
+@test "cunpack (whiteout of this layer's own entries) hides lower only" {
+	unpack_case whiteout-own-entries
+	assert_eq "$(ls -A "$VIEW/links")" new "entries of links"
+	assert_eq "$(<"$VIEW/file")" 2 "contents of file"
+	assert_file_exists "$VIEW/keep"
+	same_as_umoci whiteout-own-entries
+}
+
 @test "cunpack (hardlinked file whited out) keeps the other" {
 	unpack_case hardlink-whiteout
 	assert_file_not_exists "$VIEW/a"

@@ -80,8 +80,8 @@ flatten_cases() {
 	use_snapshotter "$1"
 	HOST_MARKERS=$BATS_TEST_TMPDIR/host
 	for name in opaque-across-layers opaque-after-siblings \
-		whiteout-before-parents hardlink-whiteout hardlink-lower \
-		file-dir types; do
+		whiteout-before-parents whiteout-own-entries hardlink-whiteout \
+		hardlink-lower file-dir types; do
 		push_case "$name"
 		run_tool 0 cunpack --json --flatten --snapshotter "$1" \
 			"$REGISTRY/test/case-$name:latest"
