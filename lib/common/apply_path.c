@@ -509,14 +509,39 @@ open_dir_owned(struct applier *a, const char *path, struct ck_err **errp)
 			    RESOLVE_IN_ROOT, errp);
 }
 
+/* Hashes the first n bytes of s. */
 static size_t
-hash_path(const char *s)
+hash_path_n(const char *s, size_t n)
 {
 	size_t h = 1469598103934665603ULL;
 
-	while (*s)
+	while (n-- > 0)
 		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
 	return h;
+}
+
+static size_t
+hash_path(const char *s)
+{
+	return hash_path_n(s, strlen(s));
+}
+
+/* Returns whether the set has the first n bytes of path. */
+static int
+pathset_has_n(const struct pathset *s, const char *path, size_t n)
+{
+	size_t j;
+
+	if (s->cap == 0)
+		return 0;
+	j = hash_path_n(path, n) & (s->cap - 1);
+	while (s->slots[j]) {
+		if (strncmp(s->slots[j], path, n) == 0 &&
+		    s->slots[j][n] == '\0')
+			return 1;
+		j = (j + 1) & (s->cap - 1);
+	}
+	return 0;
 }
 
 static void
@@ -561,16 +586,22 @@ pathset_add(struct pathset *s, const char *path)
 	return 1;
 }
 
-/* Adds path and its parent directories. */
+/* Adds path and its parent directories. Most entries are new names in a
+ * directory the set has, so the parents are copied only when needed. */
 void
 pathset_add_tree(struct pathset *s, const char *path)
 {
-	char *p = ck_xstrdup(path);
-	char *slash;
-	int added = pathset_add(s, p);
+	const char *slash = strrchr(path, '/');
+	char *p;
+	int added;
 
+	if (!pathset_add(s, path) || slash == NULL ||
+	    pathset_has_n(s, path, (size_t)(slash - path)))
+		return;
+	p = ck_xstrndup(path, (size_t)(slash - path));
+	added = pathset_add(s, p);
 	while (added && (slash = strrchr(p, '/')) != NULL) {
-		*slash = '\0';
+		p[slash - p] = '\0';
 		added = pathset_add(s, p);
 	}
 	free(p);
