@@ -72,6 +72,18 @@ ck_err_wrap(struct ck_err **errp, const char *fmt, ...)
 }
 
 int
+ck_err_pass(struct ck_err **errp, struct ck_err *err)
+{
+	if (err == NULL)
+		return 0;
+	if (errp != NULL && *errp == NULL)
+		*errp = err;
+	else
+		ck_err_free(&err);
+	return -1;
+}
+
+int
 ck_err_code(const struct ck_err *err)
 {
 	return err == NULL ? CK_E_GENERIC : err->code;

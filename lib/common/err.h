@@ -32,6 +32,10 @@ int ck_err_setc(struct ck_err **errp, int code, int errnum,
 		const char *fmt, ...) CK_PRINTF(4, 5);
 int ck_err_wrap(struct ck_err **errp, const char *fmt, ...) CK_PRINTF(2, 3);
 int ck_err_code(const struct ck_err *err);
+/* Moves err into *errp when errp is set and *errp is empty, and frees
+ * it otherwise, so the first error is kept. Returns -1 when err is set,
+ * else 0. */
+int ck_err_pass(struct ck_err **errp, struct ck_err *err);
 void ck_err_free(struct ck_err **errp);
 void ck_err_print(const char *tool, const struct ck_err *err);
 

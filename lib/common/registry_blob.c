@@ -501,8 +501,9 @@ download(struct download *d, struct reg_conn *c, struct ck_err **errp)
 	d->x.done = d->x.resumed = d->high = ck_ingest_written(d->in);
 	report(d, CK_XFER_ACTIVE, 1);
 	/* A partial file with every byte, left by a writer killed before
-	 * it staged the blob, needs no request: the digest check decides.
-	 * A Range request from its end would get a 416. */
+	 * it staged the blob, needs no request, because the digest check
+	 * decides. docker-registry answers a Range request from its end
+	 * with a malformed 416. */
 	if (d->x.resumed > 0 && d->x.resumed == desc->size)
 		out = OUT_DONE;
 	else
@@ -617,8 +618,8 @@ ck_registry_fetch_blobs(struct ck_registry *reg, const struct ck_store *st,
 	pthread_cond_init(&f.closing_cv, NULL);
 	pthread_cond_init(&f.closing_room, NULL);
 	f.closing_tail = &f.closing_head;
-	/* Two overlap a fsync with the next downloads; more would only
-	 * hold descriptors while the disk is the bottleneck. */
+	/* Two queued blobs overlap a fsync with the next downloads. More
+	 * would only keep descriptors open while the disk is the limit. */
 	f.max_closing = 2;
 	rc = pthread_create(&closing, NULL, closer, &f);
 	if (rc == 0)

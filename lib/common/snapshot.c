@@ -302,9 +302,9 @@ record_text(const struct ck_snapshot *s)
 	return text;
 }
 
-/* Writes the record of s. A record that must survive a crash is
- * fsynced; one of an unpack's extract snapshot need not be, because a
- * crash leaves its directories unused either way. */
+/* Writes the record of s, fsynced when durable is set. The record of an
+ * unpack's extract snapshot needs no fsync, because after a crash its
+ * directories are unused either way. */
 static int
 write_record(const struct ck_snapshotter *sn, const struct ck_snapshot *s,
 	     int durable, struct ck_err **errp)
@@ -373,7 +373,7 @@ ck_sn_prepare(const struct ck_snapshotter *sn, const char *key,
 	      struct ck_err **errp)
 {
 	struct ck_snapshot s = { 0 }, ps;
-	int lock, rc = -1, made;
+	int lock, rc = -1, dirs_made;
 
 	if (key == NULL || *key == '\0')
 		return ck_err_setc(errp, CK_E_INVALID, 0,
@@ -412,7 +412,7 @@ ck_sn_prepare(const struct ck_snapshotter *sn, const char *key,
 	 * snapshotter's lock, so other tools wait for the copy. */
 	rc = make_dirs(sn, s.id, ps.id, kind, errp);
 	ck_snapshot_free(&ps);
-	made = rc == 0;
+	dirs_made = rc == 0;
 	if (rc == 0 && fill_lock != NULL) {
 		*fill_lock = ck_sn_lock_fill(sn, &s, errp);
 		rc = *fill_lock < 0 ? -1 : 0;
@@ -423,16 +423,16 @@ ck_sn_prepare(const struct ck_snapshotter *sn, const char *key,
 		ck_unlock(*fill_lock);
 		*fill_lock = -1;
 	}
-	/* Directories without a record are removed, unless the record got
-	 * in and only a sync after it failed. */
-	if (rc < 0 && made && ck_sn_stat(sn, key, &ps, NULL) < 0) {
+	/* Removes the new directories unless their record exists, as it
+	 * does when only the fsync after its rename failed. */
+	if (rc < 0 && dirs_made && ck_sn_stat(sn, key, &ps, NULL) < 0) {
 		char *dir = ck_asprintf("%s/snapshots/%s", sn->dir, s.id);
 
 		if (sn->type == CK_SN_BTRFS)
 			ck_btrfs_destroy(dir, NULL);
 		ck_rm_rf(dir, NULL);
 		free(dir);
-	} else if (rc < 0 && made) {
+	} else if (rc < 0 && dirs_made) {
 		ck_snapshot_free(&ps);
 	}
 	free(s.id);
@@ -782,12 +782,12 @@ ck_sn_commit_chain(const struct ck_snapshotter *sn, char *const *names,
 		}
 		free(meta);
 	}
-	/* A failed sync here leaves the renames made: the records are in
-	 * place, and only their durability is in doubt. */
+	/* A failed sync here leaves the renames in place, so only the
+	 * durability of the records is in doubt. */
 	if (ok > 0 && !sn->no_sync)
 		sync_meta(metadir, 0, err ? NULL : &err);
-	/* The extract records go last: until then each still names its
-	 * directories. Children go before their parents. */
+	/* The extract records are removed last, because until then each
+	 * names its directories. Children go before their parents. */
 	for (i = ok; i-- > 0;) {
 		if (dup[i]) {
 			remove_locked(sn, keys[i], NULL);
@@ -809,12 +809,7 @@ out:
 	if (ok < n && err == NULL)
 		ck_err_set(&err, 0, "commit of snapshot '%s' failed",
 			   keys[ok]);
-	if (err != NULL) {
-		if (errp != NULL && *errp == NULL)
-			*errp = err;
-		else
-			ck_err_free(&err);
-	}
+	ck_err_pass(errp, err);
 	free(tmps);
 	free(dup);
 	free(metadir);
@@ -1226,12 +1221,7 @@ remove_abandoned(const struct ck_snapshotter *sn, struct abandoned *v,
 				ck_err_free(&err);
 				continue;
 			} else {
-				rc = -1;
-				if (errp && *errp == NULL) {
-					*errp = err;
-					err = NULL;
-				}
-				ck_err_free(&err);
+				rc = ck_err_pass(errp, err);
 			}
 			free(v[i].key);
 			v[i].key = NULL;

@@ -399,6 +399,7 @@ ck_ingest_reset(struct ck_ingest *in, struct ck_err **errp)
 	in->hash = ck_sha256_new();
 	in->written = 0;
 	in->flushed = 0;
+	in->verified = 0;
 	return 0;
 }
 

@@ -80,11 +80,11 @@ struct ck_ingest *ck_ingest_open_resume(const struct ck_store *st,
 int ck_ingest_reset(struct ck_ingest *in, struct ck_err **errp);
 int64_t ck_ingest_written(const struct ck_ingest *in);
 /* Checks size and digest once all bytes are written. On a mismatch it
- * removes the data and frees in; on success in stays open for
+ * removes the data and frees in. On success in stays open for
  * ck_ingest_close. */
 int ck_ingest_verify(struct ck_ingest *in, struct ck_err **errp);
 /* Verifies size and digest unless ck_ingest_verify did, fsyncs and
- * stages the blob; on mismatch the data is removed. Frees in in every
+ * stages the blob. On a mismatch the data is removed. Frees in in every
  * case. */
 int ck_ingest_close(struct ck_ingest *in, struct ck_err **errp);
 void ck_ingest_abort(struct ck_ingest *in);

@@ -232,15 +232,6 @@ unpack_layers(const struct ck_store *st, const struct ck_snapshotter *sn,
 }
 
 /*
- * Applies the layers of l with indexes first to end - 1, each into an
- * "extract-" snapshot on the one before. Then syncs once and commits them
- * in order under their chain IDs, so a deep image costs one sync instead
- * of one per layer. Each child is pointed at its parent's chain ID before
- * the parent is committed. So a parent whose chain ID another unpack
- * committed first can be dropped. After a failed layer, the layers before
- * it are still committed.
- */
-/*
  * The btrfs form of unpack_chain. Every layer is applied in one writable
  * subvolume, the one committed last, and each finished layer below it is
  * frozen as a read-only snapshot. So each layer costs one snapshot
@@ -305,19 +296,22 @@ out:
 		ck_unlock(locks[i]);
 		free(keys[i]);
 	}
-	if (err != NULL) {
-		rc = -1;
-		if (errp)
-			*errp = err;
-		else
-			ck_err_free(&err);
-	}
+	rc = ck_err_pass(errp, err);
 	free(locks);
 	free(keys);
 	free(rnd);
 	return rc;
 }
 
+/*
+ * Applies the layers of l with indexes first to end - 1, each into an
+ * "extract-" snapshot on the one before. Then syncs once and commits them
+ * in order under their chain IDs, so a deep image costs one sync instead
+ * of one per layer. Each child is pointed at its parent's chain ID before
+ * the parent is committed. So a parent whose chain ID another unpack
+ * committed first can be dropped. After a failed layer, the layers before
+ * it are still committed.
+ */
 static int
 unpack_chain(const struct ck_store *st, const struct ck_snapshotter *sn,
 	     const struct ck_layers *l, size_t first, size_t end,
@@ -380,13 +374,7 @@ unpack_chain(const struct ck_store *st, const struct ck_snapshotter *sn,
 		}
 		free(keys[i]);
 	}
-	if (err != NULL) {
-		rc = -1;
-		if (errp)
-			*errp = err;
-		else
-			ck_err_free(&err);
-	}
+	rc = ck_err_pass(errp, err);
 	free(locks);
 	free(keys);
 	free(rnd);

@@ -208,8 +208,8 @@ store_blob_count() {
 	find "$dir" -mindepth 1 -maxdepth 1 -type f | wc -l
 }
 
-# assert_blob_file DIGEST: the store holds DIGEST with content that hashes
-# to it.
+# assert_blob_file DIGEST: the store has blob DIGEST, and its content
+# hashes to DIGEST.
 assert_blob_file() {
 	assert_file_exists "$CKIT_ROOT/content/blobs/sha256/${1#sha256:}" "blob $1"
 	assert_eq "$(sha256sum <"$CKIT_ROOT/content/blobs/sha256/${1#sha256:}" | cut -c1-64)" \

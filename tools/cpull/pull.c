@@ -187,16 +187,12 @@ check_target_digest(const struct pull *p,
 static int
 has_record(const struct pull *p)
 {
-	struct ck_image *imgs;
-	size_t n, i;
-	int found = 0;
+	struct ck_image img;
 
-	if (ck_image_list(&p->st, &imgs, &n, NULL) < 0)
+	if (ck_image_resolve(&p->st, p->name, &img, NULL) < 0)
 		return 0;
-	for (i = 0; i < n && !found; i++)
-		found = strcmp(imgs[i].name, p->name) == 0;
-	ck_image_list_free(imgs, n);
-	return found;
+	ck_image_free(&img);
+	return 1;
 }
 
 /*

@@ -231,7 +231,7 @@ drop_shown_message(struct shim *s, struct ck_err **err)
 		return;
 	free(msg);
 	ck_err_free(err);
-	ck_err_setc(err, code, 0, "runtime %s failed; runc's message is "
+	ck_err_setc(err, code, 0, "runtime %s failed: see runc's message "
 		    "above", s->start ? "run" : "create");
 }
 
