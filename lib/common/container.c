@@ -263,14 +263,15 @@ read_record(const struct ck_store *st, const char *id,
 
 static int
 write_json(const char *path, json_t *j, size_t flags, mode_t mode,
-	   struct ck_err **errp)
+	   int sync, struct ck_err **errp)
 {
 	char *text = json_dumps(j, flags);
 	int rc;
 
 	if (text == NULL)
 		return ck_err_set(errp, 0, "encode '%s' as JSON", path);
-	rc = ck_write_file_atomic(path, text, strlen(text), mode, errp);
+	rc = sync ? ck_write_file_atomic(path, text, strlen(text), mode, errp) :
+		ck_write_file_replace(path, text, strlen(text), mode, errp);
 	free(text);
 	return rc;
 }
@@ -281,7 +282,7 @@ write_record(const struct ck_store *st, const struct ck_container *c,
 {
 	char *path = record_path(st, c->id);
 	json_t *j = ck_container_to_json(c);
-	int rc = write_json(path, j, JSON_COMPACT, 0644, errp);
+	int rc = write_json(path, j, JSON_COMPACT, 0644, !st->no_sync, errp);
 
 	json_decref(j);
 	free(path);
@@ -324,7 +325,7 @@ journal_write(const struct ck_store *st, enum journal_op op,
 	j = json_pack("{s:s, s:b, s:o}", "op", op == JOURNAL_CREATE ?
 		      "create" : "delete", "keep_snapshot", keep_snapshot,
 		      "record", ck_container_to_json(c));
-	rc = write_json(path, j, JSON_COMPACT, 0600, errp);
+	rc = write_json(path, j, JSON_COMPACT, 0600, !st->no_sync, errp);
 	json_decref(j);
 	free(path);
 	return rc;
@@ -367,17 +368,23 @@ drop_pieces(const struct ck_store *st, const struct ck_container *c,
 {
 	struct ck_snapshotter sn;
 	struct ck_snapshot s;
+	struct ck_err *err = NULL;
 	char *spec, *dir, *prefix;
 	int rc = 0;
 
 	if (!keep_snapshot && c->snapshot_key != NULL) {
 		if (ck_sn_open(&sn, st, c->snapshotter, errp) < 0)
 			return -1;
-		if (ck_sn_stat(&sn, c->snapshot_key, &s, NULL) == 0) {
+		if (ck_sn_stat(&sn, c->snapshot_key, &s, &err) == 0) {
 			if (s.kind == c->snapshot_kind)
 				rc = ck_sn_remove(&sn, c->snapshot_key, errp);
 			ck_snapshot_free(&s);
+		} else if (ck_err_code(err) == CK_E_DAMAGED) {
+			/* A crash leaves such a record when it was written
+			 * without fsync, for a container removed at exit. */
+			rc = ck_sn_remove(&sn, c->snapshot_key, errp);
 		}
+		ck_err_free(&err);
 		ck_sn_close(&sn);
 		if (rc < 0)
 			return ck_err_wrap(errp, "remove snapshot of container "
@@ -603,12 +610,13 @@ check_free(const struct ck_store *st, const struct ck_snapshotter *sn,
 	return 0;
 }
 
-static int
-write_spec(const struct ck_store *st, const char *id, json_t *spec,
-	   struct ck_err **errp)
+int
+ck_container_spec_write(const struct ck_store *st, const char *id,
+			json_t *spec, struct ck_err **errp)
 {
 	char *path = ck_container_spec_path(st, id);
-	int rc = write_json(path, spec, JSON_INDENT(1), 0600, errp);
+	int rc = write_json(path, spec, JSON_INDENT(1), 0600, !st->no_sync,
+			    errp);
 
 	free(path);
 	return rc;
@@ -649,7 +657,7 @@ ck_container_new(const struct ck_store *st, const struct ck_snapshotter *sn,
 	if (check_free(st, sn, &rec, errp) < 0 ||
 	    journal_write(st, JOURNAL_CREATE, &rec, 0, errp) < 0)
 		goto out;
-	rc = write_spec(st, rec.id, spec, errp);
+	rc = ck_container_spec_write(st, rec.id, spec, errp);
 	if (rc == 0)
 		rc = ck_sn_prepare(sn, rec.snapshot_key, parent,
 				   rec.snapshot_kind, NULL, errp);

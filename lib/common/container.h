@@ -86,6 +86,9 @@ int ck_container_set_labels(const struct ck_store *st, const char *id,
 			    struct ck_container *c, struct ck_err **errp);
 
 char *ck_container_spec_path(const struct ck_store *st, const char *id);
+/* Writes the spec file of container id, mode 0600. */
+int ck_container_spec_write(const struct ck_store *st, const char *id,
+			    json_t *spec, struct ck_err **errp);
 /* Reads the spec file; fails with CK_E_NOTFOUND when there is none (a
  * record crun-task made). */
 json_t *ck_container_spec_load(const struct ck_store *st, const char *id,

@@ -22,6 +22,7 @@ enum {
 	CK_E_EXISTS,	/* a named object already exists */
 	CK_E_INVALID,	/* input is malformed */
 	CK_E_BUSY,	/* the object is in use */
+	CK_E_DAMAGED,	/* a stored record is empty or not JSON */
 };
 
 #define CK_PRINTF(a, b) __attribute__((format(printf, a, b)))

@@ -205,14 +205,17 @@ read_record(const char *path, struct ck_snapshot *s, struct ck_err **errp)
 		if (access(path, F_OK) < 0)
 			return ck_err_setc(errp, CK_E_NOTFOUND, ENOENT,
 					   "read '%s'", path);
-		return ck_err_set(errp, 0, "read '%s': %d:%d: %s", path,
-				  jerr.line, jerr.column, jerr.text);
+		/* Only a crash leaves such a file, because every record is
+		 * renamed into place whole, some without an fsync. */
+		return ck_err_setc(errp, CK_E_DAMAGED, 0, "read '%s': %d:%d: "
+				   "%s", path, jerr.line, jerr.column,
+				   jerr.text);
 	}
 	rc = parse_record(j, s);
 	json_decref(j);
 	if (rc < 0)
-		return ck_err_set(errp, 0, "invalid snapshot record '%s'",
-				  path);
+		return ck_err_setc(errp, CK_E_INVALID, 0, "invalid snapshot "
+				   "record '%s'", path);
 	return 0;
 }
 
@@ -418,7 +421,8 @@ ck_sn_prepare(const struct ck_snapshotter *sn, const char *key,
 		rc = *fill_lock < 0 ? -1 : 0;
 	}
 	if (rc == 0)
-		rc = write_record(sn, &s, fill_lock == NULL, errp);
+		rc = write_record(sn, &s, fill_lock == NULL && !sn->no_sync,
+				  errp);
 	if (rc < 0 && fill_lock != NULL && *fill_lock >= 0) {
 		ck_unlock(*fill_lock);
 		*fill_lock = -1;
@@ -541,16 +545,44 @@ has_children(const struct ck_snapshotter *sn, const char *key,
 	return found;
 }
 
+static void
+drop_damaged(const char *path, const struct ck_err *why)
+{
+	ck_log(CK_LOG_WARNING, "removing a damaged snapshot record (%s); "
+	       "its directories go with it", why->msg);
+	unlink(path);
+}
+
+static void sweep_orphans(const struct ck_snapshotter *sn);
+
 static int
 remove_locked(const struct ck_snapshotter *sn, const char *key,
 	      struct ck_err **errp)
 {
 	struct ck_snapshot s;
+	struct ck_err *err = NULL;
 	char *meta, *dir;
 	int shared, rc = 0;
 
-	if (ck_sn_stat(sn, key, &s, errp) < 0)
-		return -1;
+	if (ck_sn_stat(sn, key, &s, &err) < 0) {
+		/* The caller named this record, so one that is JSON but
+		 * not a snapshot record is removed too. */
+		if (ck_err_code(err) != CK_E_DAMAGED &&
+		    ck_err_code(err) != CK_E_INVALID)
+			return ck_err_pass(errp, err);
+		if (has_children(sn, key, "", &shared)) {
+			ck_err_free(&err);
+			return ck_err_setc(errp, CK_E_BUSY, 0, "snapshot '%s' "
+					   "has children; remove them first",
+					   key);
+		}
+		meta = meta_path(sn, key);
+		drop_damaged(meta, err);
+		ck_err_free(&err);
+		free(meta);
+		sweep_orphans(sn);
+		return 0;
+	}
 	if (has_children(sn, key, s.id, &shared)) {
 		ck_snapshot_free(&s);
 		return ck_err_setc(errp, CK_E_BUSY, 0, "snapshot '%s' has "
@@ -1238,78 +1270,105 @@ remove_abandoned(const struct ck_snapshotter *sn, struct abandoned *v,
 }
 
 /*
- * Removes extract snapshots whose writer died. This runs under the
- * snapshotter's lock, like every removal. A writer takes its fill lock
- * before the record appears and drops it only after the record is gone,
- * so a record whose fill lock is free belongs to a writer that died.
- * Without the snapshotter's lock, a record read just before its writer
- * committed would look abandoned a moment later. Temporary record files
- * and snapshot directories that no record names go too.
+ * Reads every record of sn and returns the ids they name in *ids, or
+ * -1 when a record could not be read, which would make its directories
+ * look like orphans. Damaged records go, and so do the temporary files
+ * of killed writes: the caller holds the snapshotter's lock, which
+ * every writer holds. With v set, the extract snapshots whose fill lock
+ * is free, that is whose writer died, are added to *v with the lock
+ * taken.
  */
-int
-ck_sn_cleanup(const struct ck_snapshotter *sn, struct ck_err **errp)
+static int
+scan_records(const struct ck_snapshotter *sn, char ***ids,
+	     struct abandoned **v, size_t *n)
 {
 	char *dir = ck_asprintf("%s/meta", sn->dir);
-	struct abandoned *v = NULL;
+	DIR *d = opendir(dir);
 	struct dirent *de;
-	char **ids = NULL;
-	size_t n = 0, n_ids = 0;
-	DIR *d;
-	int lock = lock_sn(sn, errp), rc, unreadable = 0;
+	size_t n_ids = 0;
+	int rc = d ? 0 : -1;
 
-	if (lock < 0) {
-		free(dir);
-		return -1;
-	}
-	d = opendir(dir);
+	*ids = NULL;
 	while (d && (de = readdir(d)) != NULL) {
 		struct ck_snapshot s;
+		struct ck_err *err = NULL;
 		char *p;
 		int fd;
 
 		if (strstr(de->d_name, ".json.tmp-") != NULL) {
-			/* Left by a killed write. A live writer would hold
-			 * the snapshotter's lock, which the cleanup holds. */
 			unlinkat(dirfd(d), de->d_name, 0);
 			continue;
 		}
 		if (!ck_has_suffix(de->d_name, ".json"))
 			continue;
 		p = ck_asprintf("%s/%s", dir, de->d_name);
-		if (read_record(p, &s, NULL) < 0) {
-			unreadable = 1;
-		} else {
-			ids = ck_xrealloc(ids, (n_ids + 2) * sizeof(*ids));
-			ids[n_ids++] = ck_xstrdup(s.id);
-			ids[n_ids] = NULL;
-			if (s.kind == CK_SNAP_ACTIVE &&
-			    ck_has_prefix(s.key, "extract-")) {
-				fd = ck_sn_lock_fill(sn, &s, NULL);
-				if (fd >= 0) {
-					v = ck_xrealloc(v, (n + 1) *
-							sizeof(*v));
-					v[n].key = ck_xstrdup(s.key);
-					v[n].parent = s.parent ?
-						ck_xstrdup(s.parent) : NULL;
-					v[n++].fd = fd;
-				}
-			}
-			ck_snapshot_free(&s);
+		if (read_record(p, &s, &err) < 0) {
+			if (ck_err_code(err) == CK_E_DAMAGED)
+				drop_damaged(p, err);
+			else
+				rc = -1;
+			ck_err_free(&err);
+			free(p);
+			continue;
 		}
 		free(p);
+		*ids = ck_xrealloc(*ids, (n_ids + 2) * sizeof(**ids));
+		(*ids)[n_ids++] = ck_xstrdup(s.id);
+		(*ids)[n_ids] = NULL;
+		if (v && s.kind == CK_SNAP_ACTIVE &&
+		    ck_has_prefix(s.key, "extract-") &&
+		    (fd = ck_sn_lock_fill(sn, &s, NULL)) >= 0) {
+			*v = ck_xrealloc(*v, (*n + 1) * sizeof(**v));
+			(*v)[*n].key = ck_xstrdup(s.key);
+			(*v)[*n].parent = s.parent ? ck_xstrdup(s.parent) :
+				NULL;
+			(*v)[(*n)++].fd = fd;
+		}
+		ck_snapshot_free(&s);
 	}
-	if (d) {
+	if (d)
 		closedir(d);
-		/* A record that could not be read would make its
-		 * directories look like orphans. */
-		if (!unreadable)
-			remove_orphans(sn, ids);
-	}
+	free(dir);
+	return rc;
+}
+
+/* Removes the snapshot directories that no record names, unless a
+ * record cannot be read. The caller holds the snapshotter's lock. */
+static void
+sweep_orphans(const struct ck_snapshotter *sn)
+{
+	char **ids;
+
+	if (scan_records(sn, &ids, NULL, NULL) == 0)
+		remove_orphans(sn, ids);
+	ck_strv_free(ids);
+}
+
+/*
+ * Removes extract snapshots whose writer died. This runs under the
+ * snapshotter's lock, like every removal. A writer takes its fill lock
+ * before the record appears and drops it only after the record is gone,
+ * so a record whose fill lock is free belongs to a writer that died.
+ * Without the snapshotter's lock, a record read just before its writer
+ * committed would look abandoned a moment later. Temporary record files,
+ * damaged records and snapshot directories that no record names go too.
+ */
+int
+ck_sn_cleanup(const struct ck_snapshotter *sn, struct ck_err **errp)
+{
+	struct abandoned *v = NULL;
+	char **ids;
+	size_t n = 0;
+	int lock = lock_sn(sn, errp), rc;
+
+	if (lock < 0)
+		return -1;
+	if (scan_records(sn, &ids, &v, &n) == 0)
+		remove_orphans(sn, ids);
 	ck_strv_free(ids);
 	rc = remove_abandoned(sn, v, n, errp);
 	free(v);
 	ck_unlock(lock);
-	free(dir);
 	return rc;
 }
 
@@ -1393,6 +1452,7 @@ ck_sn_list(const struct ck_snapshotter *sn, struct ck_snapshot **list,
 	   size_t *n, struct ck_err **errp)
 {
 	char *dir = ck_asprintf("%s/meta", sn->dir);
+	struct ck_err *err = NULL;
 	struct dirent *de;
 	DIR *d = opendir(dir);
 
@@ -1410,9 +1470,15 @@ ck_sn_list(const struct ck_snapshotter *sn, struct ck_snapshot **list,
 		if (!ck_has_suffix(de->d_name, ".json"))
 			continue;
 		p = ck_asprintf("%s/%s", dir, de->d_name);
-		if (read_record(p, &s, NULL) == 0) {
+		if (read_record(p, &s, &err) == 0) {
 			*list = ck_xrealloc(*list, (*n + 1) * sizeof(s));
 			(*list)[(*n)++] = s;
+		} else {
+			/* A record removed since readdir is not a problem. */
+			if (ck_err_code(err) != CK_E_NOTFOUND)
+				ck_log(CK_LOG_WARNING, "skipping a snapshot "
+				       "record: %s", err->msg);
+			ck_err_free(&err);
 		}
 		free(p);
 	}

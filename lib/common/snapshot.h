@@ -41,7 +41,10 @@ struct ck_snapshotter {
 	char *name;		/* "overlayfs", "btrfs" or "native" */
 	char *dir;		/* <root>/snapshots/<name> */
 	enum ck_sn_type type;
-	int no_sync;		/* unpack commits layers without syncfs */
+	/* Unpack commits layers without syncfs, and new snapshots get
+	 * records without fsync, which a crash may damage; the next
+	 * cleanup or removal drops a damaged record. */
+	int no_sync;
 	enum ck_sn_flatten flatten;	/* unpack's layers per snapshot */
 };
 

@@ -29,6 +29,10 @@ struct ck_store {
 	char *ns;	/* namespace name */
 	char *content;	/* <root>/content */
 	char *ns_dir;	/* <root>/namespaces/<ns> */
+	/* Container records and specs are written without fsync: for a
+	 * container removed when its task exits, which a crash leaves
+	 * behind either way. A damaged record is skipped and removable. */
+	int no_sync;
 };
 
 struct ck_descriptor {

@@ -132,6 +132,51 @@ os.setxattr(sys.argv[1], "security.capability",
 	assert_eq "$(ls "$CKIT_ROOT/snapshots/overlayfs/snapshots")" "" "directories left"
 }
 
+@test "csnapshot rm (damaged record) removes it and its directories" {
+	local damage key=default/d1
+	for damage in "" '{"key": "de' '{"key": 5}'; do
+		run_tool 0 "$CSNAPSHOT" prepare "$key"
+		printf '%s' "$damage" >"$(snapshot_meta "$key")"
+		run_tool 0 "$CSNAPSHOT" ls
+		assert_eq "$output" "" "ls"
+		assert_contains "$stderr" "skipping a snapshot record" "ls warning"
+		run_tool 0 "$CSNAPSHOT" rm "$key"
+		assert_contains "$stderr" "removing a damaged snapshot record" "rm warning"
+		assert_file_not_exists "$(snapshot_meta "$key")" "record"
+		assert_eq "$(ls "$CKIT_ROOT/snapshots/overlayfs/snapshots")" "" \
+			"directories left"
+	done
+}
+
+@test "csnapshot rm (damaged record with a child) keeps it" {
+	run_tool 0 "$CSNAPSHOT" prepare base
+	run_tool 0 "$CSNAPSHOT" commit layer1 base
+	run_tool 0 "$CSNAPSHOT" prepare default/c1 layer1
+	: >"$(snapshot_meta layer1)"
+	run_tool 1 "$CSNAPSHOT" rm layer1
+	assert_contains "$stderr" "snapshot 'layer1' has children"
+	assert_file_exists "$(snapshot_meta layer1)" "record"
+}
+
+@test "cunpack drops damaged snapshot records and their directories" {
+	run_tool 0 "$CSNAPSHOT" prepare default/d1
+	run_tool 0 "$CSNAPSHOT" prepare default/d2
+	assert_eq "$(ls "$CKIT_ROOT/snapshots/overlayfs/snapshots" | wc -l)" 2 \
+		"directories before"
+	: >"$(snapshot_meta default/d1)"
+	printf '{"key": "default/d2", "id"' >"$(snapshot_meta default/d2)"
+	pull_fixture layers
+	run_tool 0 cunpack "$REGISTRY/test/layers:latest"
+	assert_contains "$stderr" "removing a damaged snapshot record" "warning"
+	assert_file_not_exists "$(snapshot_meta default/d1)" "record d1"
+	assert_file_not_exists "$(snapshot_meta default/d2)" "record d2"
+	run snapshot_keys
+	assert_not_contains "$output" default/d "keys"
+	# One directory per record: those of d1 and d2 went.
+	assert_eq "$(ls "$CKIT_ROOT/snapshots/overlayfs/snapshots" | wc -l)" \
+		"$(snapshot_keys | wc -l)" "directories"
+}
+
 @test "csnapshot mounts (overlay) prints a mount that works" {
 	pull_fixture layers
 	run_tool 0 cunpack --prepare work "$REGISTRY/test/layers:latest"

@@ -132,6 +132,52 @@ cgroup_dirs() {
 	assert_file_not_exists "$CKIT_STATE/runc/default/cg2"
 }
 
+# synced_files LOG: the files and directories of the store that the
+# strace LOG shows synced.
+synced_files() {
+	grep -o 'fsync([0-9]*<[^>]*>' "$1" | sed 's/.*<//; s/>$//' |
+		grep "^$CKIT_ROOT/" || true
+}
+
+@test "crun-task run --rm syncs none of its records; run without --rm does" {
+	requires strace
+	run_tool 0 cunpack "$IMG"
+	strace -f -y -o "$BATS_TEST_TMPDIR/rm.log" -e trace=fsync,fdatasync,syncfs \
+		"$CRUN_TASK" run --rm "$IMG" vol1 true
+	run synced_files "$BATS_TEST_TMPDIR/rm.log"
+	assert_eq "$output" "" "files synced by run --rm"
+	strace -f -y -o "$BATS_TEST_TMPDIR/keep.log" -e trace=fsync,fdatasync,syncfs \
+		"$CRUN_TASK" run "$IMG" dur1 true
+	run synced_files "$BATS_TEST_TMPDIR/keep.log"
+	assert_contains "$output" "/containers/dur1.json" "container record"
+	assert_contains "$output" "/containers/specs/dur1.json" "spec"
+	assert_contains "$output" "/snapshots/overlayfs/meta/" "snapshot record"
+}
+
+@test "ccontainer rm and csnapshot rm clear the damaged records a crash leaves" {
+	# A crash during run --rm may leave its unsynced records empty.
+	run_tool 0 crun-task run "$IMG" crash1 true
+	run_tool 0 crun-task run "$IMG" crash2 true
+	: >"$(snapshot_meta default/crash2)"
+	: >"$CKIT_ROOT/namespaces/default/containers/crash2.json"
+	run_tool 0 "$TOP/tools/ccontainer/ccontainer" rm crash2
+	assert_contains "$stderr" "'csnapshot rm default/crash2'" "hint"
+	run_tool 0 "$TOP/tools/csnapshot/csnapshot" rm default/crash2
+	assert_contains "$stderr" "removing a damaged snapshot record" "csnapshot rm"
+	: >"$(snapshot_meta default/crash1)"
+	run_tool 0 "$TOP/tools/ccontainer/ccontainer" rm crash1
+	assert_contains "$stderr" "removing a damaged snapshot record" "ccontainer rm"
+	assert_file_not_exists "$(snapshot_meta default/crash1)"
+	assert_file_not_exists "$(snapshot_meta default/crash2)"
+	assert_file_not_exists "$CKIT_ROOT/namespaces/default/containers/crash1.json"
+	assert_file_not_exists "$CKIT_ROOT/namespaces/default/containers/crash2.json"
+	# What is left is the image's one layer and its directory.
+	run snapshot_keys
+	assert_eq "$(wc -l <<<"$output")" 1 "snapshots left"
+	assert_eq "$(ls "$CKIT_ROOT/snapshots/overlayfs/snapshots" | wc -l)" 1 \
+		"directories left"
+}
+
 @test "crun-task run --rm runs the spec's poststop hook" {
 	run_tool 0 cunpack "$IMG"
 	run_cspec --image "$IMG" -o "$BATS_TEST_TMPDIR/s.json" -- true

@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,7 @@ struct ctx {
 	int made_container;	/* this call created the record */
 	int made_snapshot;	/* ... and its snapshot */
 	int started;		/* the task ran: the container is in use */
+	int spec_plain;		/* see runtime_spec_plain */
 	int lock;		/* namespace lock while a task is made */
 };
 
@@ -123,27 +125,6 @@ task_spec(struct task_opts *o, struct ctx *x, struct ck_err **errp)
 	return spec;
 }
 
-/* Keeps a new container's spec with its record, so that later tasks
- * of the container (start ID) run the same command and settings. */
-static int
-store_spec(struct ctx *x, json_t *spec, struct ck_err **errp)
-{
-	char *path = ck_container_spec_path(&x->st, x->c.id);
-	char *text = json_dumps(spec, JSON_INDENT(1));
-	char *dir = ck_xstrdup(path);
-	int rc;
-
-	*strrchr(dir, '/') = '\0';
-	rc = ck_mkdir_p(dir, 0711, errp);
-	free(dir);
-	if (rc == 0)
-		rc = ck_write_file_atomic(path, text, strlen(text), 0644,
-					  errp);
-	free(text);
-	free(path);
-	return rc;
-}
-
 static int
 write_config(struct task_opts *o, struct ctx *x, struct ck_err **errp)
 {
@@ -153,7 +134,8 @@ write_config(struct task_opts *o, struct ctx *x, struct ck_err **errp)
 
 	if (spec == NULL)
 		return -1;
-	if (x->made_container && store_spec(x, spec, errp) < 0) {
+	if (x->made_container &&
+	    ck_container_spec_write(&x->st, x->c.id, spec, errp) < 0) {
 		json_decref(spec);
 		return -1;
 	}
@@ -167,6 +149,7 @@ write_config(struct task_opts *o, struct ctx *x, struct ck_err **errp)
 		json_object_get(spec, "root"), "readonly"));
 	json_object_set_new(spec, "root", json_pack("{s:s, s:b}", "path",
 			    x->b.rootfs, "readonly", ro));
+	x->spec_plain = runtime_spec_plain(spec);
 	o->terminal = json_is_true(json_object_get(
 		json_object_get(spec, "process"), "terminal"));
 	path = bundle_path(&x->b, "config.json");
@@ -189,6 +172,11 @@ make_container(struct task_opts *o, struct ctx *x, struct ck_err **errp)
 	if (ck_image_resolve(&x->st, o->image, &img, errp) < 0)
 		return -1;
 	rc = ck_unpack_with_tool(&x->st, &x->sn, &img, 1, &chain_id, errp);
+	/* A container removed when its task exits gets its records
+	 * without fsync, because a crash leaves it behind either way.
+	 * The tools skip a damaged record and can remove it. */
+	if (o->rm && !o->detach)
+		x->st.no_sync = x->sn.no_sync = 1;
 	if (rc == 0) {
 		x->c.id = ck_xstrdup(o->id);
 		x->c.image = ck_xstrdup(img.name);
@@ -256,34 +244,90 @@ make_bundle(struct task_opts *o, struct ctx *x, struct ck_err **errp)
 	return write_config(o, x, errp);
 }
 
+static void
+unmount_rootfs(const struct bundle *b)
+{
+	if (umount2(b->rootfs, MNT_DETACH) < 0 && errno != EINVAL &&
+	    errno != ENOENT)
+		ck_log(CK_LOG_WARNING, "unmount '%s': %s", b->rootfs,
+		       strerror(errno));
+}
+
 /* Removes the task: the runtime's state, the mount and the bundle. */
 static void
 remove_task(const struct task_opts *o, const struct bundle *b)
 {
 	runtime_delete(o, b);
-	if (umount2(b->rootfs, MNT_DETACH) < 0 && errno != EINVAL &&
-	    errno != ENOENT)
-		ck_log(CK_LOG_WARNING, "unmount '%s': %s", b->rootfs,
-		       strerror(errno));
+	unmount_rootfs(b);
 	ck_rm_rf(b->dir, NULL);
+}
+
+/* Removes the container's snapshot, unless the snapshot existed before
+ * this call made the container. */
+static int
+remove_snapshot(struct ctx *x, struct ck_err **errp)
+{
+	struct ck_snapshot s;
+
+	if (x->c.snapshot_key && (x->made_snapshot || !x->made_container) &&
+	    ck_sn_stat(&x->sn, x->c.snapshot_key, &s, NULL) == 0) {
+		ck_snapshot_free(&s);
+		return ck_sn_remove(&x->sn, x->c.snapshot_key, errp);
+	}
+	return 0;
 }
 
 static void
 remove_container(struct ctx *x, struct ck_err **errp)
 {
-	struct ck_snapshot s;
+	if (x->c.id != NULL && remove_snapshot(x, errp) == 0)
+		ck_container_remove(&x->st, x->c.id, errp);
+}
 
-	if (x->c.id == NULL)
+/* The runtime's delete of a stopped task, done without the runtime. */
+struct quick_delete {
+	const struct task_opts *o;
+	const struct bundle *b;
+	int rc;
+};
+
+static void *
+delete_stopped(void *arg)
+{
+	struct quick_delete *d = arg;
+
+	d->rc = runtime_delete_stopped(d->o, d->b);
+	return NULL;
+}
+
+/*
+ * Removes the task, whose init exited, and its container. Sometimes
+ * runc's delete would only remove the task's cgroups (one directory per
+ * controller on cgroup v1) and runc's state. Then a thread removes those
+ * while the mount, the bundle and the snapshot go, because no process of
+ * the task is left to use any of them.
+ */
+static void
+remove_task_container(const struct task_opts *o, struct ctx *x)
+{
+	struct quick_delete d = { .o = o, .b = &x->b, .rc = -1 };
+	pthread_t t;
+	int snapshot_gone;
+
+	if (!x->spec_plain || strcmp(o->runtime, "runc") != 0 ||
+	    pthread_create(&t, NULL, delete_stopped, &d) != 0) {
+		remove_task(o, &x->b);
+		remove_container(x, NULL);
 		return;
-	/* A snapshot that was there before this call's container is not
-	 * this container's to remove. */
-	if (x->c.snapshot_key && (x->made_snapshot || !x->made_container) &&
-	    ck_sn_stat(&x->sn, x->c.snapshot_key, &s, NULL) == 0) {
-		ck_snapshot_free(&s);
-		if (ck_sn_remove(&x->sn, x->c.snapshot_key, errp) < 0)
-			return;
 	}
-	ck_container_remove(&x->st, x->c.id, errp);
+	unmount_rootfs(&x->b);
+	ck_rm_rf(x->b.dir, NULL);
+	snapshot_gone = x->c.id != NULL && remove_snapshot(x, NULL) == 0;
+	pthread_join(t, NULL);
+	if (d.rc < 0)
+		runtime_delete(o, &x->b);
+	if (snapshot_gone)
+		ck_container_remove(&x->st, x->c.id, NULL);
 }
 
 static enum stdio_mode
@@ -407,6 +451,7 @@ task_run(struct task_opts *o, struct ck_err **errp)
 	struct ctx x;
 	sigset_t held;
 	int status = -1, code = EXIT_TASK_FAILED, have = 0, bundled = 0, sig;
+	int drop_task, drop_container;
 
 	hold_signals(&held);
 	if (ctx_open(&x, o, errp) < 0)
@@ -428,13 +473,19 @@ task_run(struct task_opts *o, struct ck_err **errp)
 	}
 	/* Undo only what this call made: a task or container that
 	 * existed before belongs to someone else. */
-	if (bundled && (status < 0 || !o->detach))
-		remove_task(o, &x.b);
+	drop_task = bundled && (status < 0 || !o->detach);
 	/* A task whose shim was lost has run: its container stays,
 	 * with what it wrote, unless --rm was given. */
-	if ((status < 0 && x.made_container && !x.started) ||
-	    (o->rm && !o->detach && (status >= 0 || x.started)))
-		remove_container(&x, NULL);
+	drop_container = (status < 0 && x.made_container && !x.started) ||
+		(o->rm && !o->detach && (status >= 0 || x.started));
+	if (drop_task && drop_container && status >= 0) {
+		remove_task_container(o, &x);
+	} else {
+		if (drop_task)
+			remove_task(o, &x.b);
+		if (drop_container)
+			remove_container(&x, NULL);
+	}
 	if (status < 0)
 		ck_err_wrap(errp, "run container '%s'", o->id);
 	ctx_close(&x);

@@ -258,30 +258,53 @@ runc_state_plain(json_t *state)
 	return own_pid;
 }
 
-/* Deletes a stopped runc container without starting runc: removes its
- * cgroups, then its state directory. Returns -1 when the shim recorded
- * no exit, runc_state_plain rejects the config or a cgroup stays. The
- * caller then runs the runtime's own delete. */
-static int
-delete_stopped_runc(const struct task_opts *o, const struct bundle *b)
+/* Returns whether runc's delete of a task with this spec has nothing
+ * to do once its init exited: the spec's side of runc_state_plain.
+ * crun-task never passes runc --systemd-cgroup. */
+int
+runtime_spec_plain(json_t *spec)
+{
+	json_t *lx = json_object_get(spec, "linux"), *v;
+	size_t i;
+
+	if (json_array_size(json_object_get(json_object_get(spec, "hooks"),
+					    "poststop")) > 0 ||
+	    json_object_get(lx, "intelRdt") != NULL)
+		return 0;
+	json_array_foreach(json_object_get(lx, "namespaces"), i, v) {
+		const char *type = json_string_value(json_object_get(v,
+								     "type"));
+		const char *path = json_string_value(json_object_get(v,
+								     "path"));
+
+		if (type && strcmp(type, "pid") == 0 && (!path || !*path))
+			return 1;
+	}
+	return 0;
+}
+
+/* Deletes a stopped task of runc itself (from PATH: a wrapper given by
+ * its path may do more in its delete) without starting runc: removes
+ * its cgroups, then its state directory. Returns -1 when
+ * runc_state_plain rejects the state or a cgroup stays; runc's own
+ * delete is then needed. The caller knows that the task's init exited.
+ */
+int
+runtime_delete_stopped(const struct task_opts *o, const struct bundle *b)
 {
 	char *dir = ck_asprintf("%s/%s", b->runtime_root, o->id);
 	char *path = ck_asprintf("%s/state.json", dir);
-	json_t *state = NULL, *paths, *v;
+	json_t *state = NULL, *v;
 	const char *key;
-	int status, rc = -1;
+	int rc = -1;
 
-	/* Only runc itself, from PATH: a wrapper given by its path may do
-	 * more in its delete. */
-	if (strcmp(o->runtime, "runc") != 0 || read_status_file(b, &status) < 0)
+	if (strcmp(o->runtime, "runc") != 0)
 		goto out;
 	state = json_load_file(path, 0, NULL);
-	if (!runc_state_plain(state))
+	if (!runc_state_plain(state) ||
+	    !json_is_object(json_object_get(state, "cgroup_paths")))
 		goto out;
-	paths = json_object_get(state, "cgroup_paths");
-	if (!json_is_object(paths))
-		goto out;
-	json_object_foreach(paths, key, v) {
+	json_object_foreach(json_object_get(state, "cgroup_paths"), key, v) {
 		const char *cgroup = json_string_value(v);
 
 		if (cgroup == NULL || cgroup[0] != '/' ||
@@ -301,8 +324,10 @@ void
 runtime_delete(const struct task_opts *o, const struct bundle *b)
 {
 	const char *args[] = { "delete", "--force", o->id, NULL };
+	int status;
 
-	if (delete_stopped_runc(o, b) == 0)
+	if (read_status_file(b, &status) == 0 &&
+	    runtime_delete_stopped(o, b) == 0)
 		return;
 	call(o, b, args, 1, -1);
 }

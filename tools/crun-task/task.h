@@ -86,6 +86,8 @@ pid_t runtime_create(const struct task_opts *o, const struct bundle *b,
 int runtime_start(const struct task_opts *o, const struct bundle *b,
 		  struct ck_err **errp);
 void runtime_delete(const struct task_opts *o, const struct bundle *b);
+int runtime_spec_plain(json_t *spec);
+int runtime_delete_stopped(const struct task_opts *o, const struct bundle *b);
 /* The runtime's stdout for a command, or NULL when it failed. */
 char *runtime_output(const struct task_opts *o, const struct bundle *b,
 		     const char *const *args);
