@@ -6,7 +6,10 @@
 # overhead over bare runc. One bundle has `runc spec`'s config, the other
 # the config cspec writes for the image (containerd's seccomp profile and
 # capabilities, as crun-task and ctr use), so the difference between
-# crun-task and that row is what crun-task adds to the runtime's work.
+# crun-task and that row is what crun-task adds to the runtime's work. A
+# third bundle has the cspec config on an overlayfs mount of the image's
+# snapshot, made once (crun-task and ctr mount one per run): it shows what
+# an overlayfs root costs runc itself.
 # The task state of every tool is on tmpfs, as their defaults are
 # (/run/ckit, /run/runc, /run/containerd).
 #
@@ -55,6 +58,7 @@ cleanup() {
 	set +e
 	if [[ -n $T ]]; then
 		$C image rm --sync "$IMAGE" >/dev/null 2>&1
+		umount "$T/overlay-root" 2>/dev/null
 		umount -R "$T" 2>/dev/null
 		[[ -n $TS ]] && umount -R "$TS" 2>/dev/null
 	fi
@@ -83,6 +87,13 @@ make_bundles() {
 	mkdir "$T/bundle-ckit"
 	"$TOP/tools/cspec/cspec" --image "$IMAGE" -- true |
 		jq --arg r "$dir/rootfs" '.root.path = $r' >"$T/bundle-ckit/config.json"
+	mkdir "$T/bundle-overlay" "$T/overlay-root"
+	"$TOP/tools/csnapshot/csnapshot" prepare bench-overlay \
+		"$(jq -r .chain_id "$T/unpack.json")" >/dev/null
+	# The mount command csnapshot prints, with the target appended.
+	eval "$("$TOP/tools/csnapshot/csnapshot" mounts bench-overlay "$T/overlay-root")"
+	jq --arg r "$T/overlay-root" '.root.path = $r' "$T/bundle-ckit/config.json" \
+		>"$T/bundle-overlay/config.json"
 }
 
 ensure_tools hyperfine:hyperfine containerd:containerd ctr:containerd \
@@ -102,19 +113,20 @@ start_containerd
 $C image pull --plain-http "$IMAGE" >/dev/null
 export CKIT_ROOT=$T/ckit CKIT_STATE=$TS/ckit-state
 "$TOP/tools/cpull/cpull" -q "$IMAGE" >/dev/null
-"$TOP/tools/cunpack/cunpack" -q "$IMAGE" >/dev/null
+"$TOP/tools/cunpack/cunpack" -q --json "$IMAGE" >"$T/unpack.json"
 make_bundles
 
 # The machine's speed drifts over a run (other tenants, containerd's
 # own background work after ctr). So the commands take turns: ROUNDS
 # rounds of RUNS/ROUNDS runs each, in an order that rotates every round.
 # The medians are over all runs of a command.
-names=(crun-task ctr runc runc-ckit-spec)
+names=(crun-task ctr runc runc-ckit-spec runc-overlay)
 cmds=(
 	"$TOP/tools/crun-task/crun-task run --rm $IMAGE bench1 true"
 	"$C run --rm $IMAGE bench2 true"
 	"runc --root $TS/runc-root run --bundle $T/bundle bench3"
 	"runc --root $TS/runc-root run --bundle $T/bundle-ckit bench4"
+	"runc --root $TS/runc-root run --bundle $T/bundle-overlay bench5"
 )
 per=$(((RUNS + ROUNDS - 1) / ROUNDS))
 log "timing $((per * ROUNDS)) runs each, in $ROUNDS rounds"
@@ -138,14 +150,17 @@ ours=$(median crun-task)
 ctr=$(median ctr)
 bare=$(median runc)
 same=$(median runc-ckit-spec)
+overlay=$(median runc-overlay)
 echo "# crun-task run --rm vs ctr run --rm vs runc run, busybox running true"
 echo "# $(date -u +%F), $(nproc) cores, $(uname -r); median of $((per * ROUNDS)) runs in $ROUNDS rounds"
-awk -v o="$ours" -v c="$ctr" -v r="$bare" -v s="$same" 'BEGIN {
+awk -v o="$ours" -v c="$ctr" -v r="$bare" -v s="$same" -v v="$overlay" 'BEGIN {
 	printf "%-16s %10s %12s\n", "tool", "median_ms", "vs_crun-task"
 	printf "%-16s %10.1f %12.2f\n", "crun-task", o * 1000, 1
 	printf "%-16s %10.1f %12.2f\n", "ctr", c * 1000, c / o
 	printf "%-16s %10.1f %12.2f\n", "runc", r * 1000, r / o
 	printf "%-16s %10.1f %12.2f\n", "runc-ckit-spec", s * 1000, s / o
+	printf "%-16s %10.1f %12.2f\n", "runc-overlay", v * 1000, v / o
 	printf "# crun-task overhead over runc with the same spec: %.1f ms\n", (o - s) * 1000
+	printf "# crun-task overhead over runc with the same spec on an overlayfs root: %.1f ms\n", (o - v) * 1000
 	printf "# crun-task overhead over runc with its default spec: %.1f ms\n", (o - r) * 1000
 }'
