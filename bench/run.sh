@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # run.sh - time `crun-task run --rm` of bench/busybox running `true`
-# against `ctr run --rm` (containerd 1.6) and bare `runc run` of two
-# prepared bundles, in one run, and print medians, ratios and crun-task's
-# overhead over bare runc. One bundle has `runc spec`'s config, the other
-# the config cspec writes for the image (containerd's seccomp profile and
-# capabilities, as crun-task and ctr use), so the difference between
+# against `ctr run --rm` (containerd 1.6), without and with `--seccomp`
+# (containerd's default profile, which crun-task's spec has), and bare
+# `runc run` of prepared bundles, in one run, and print medians, ratios
+# and crun-task's overhead over bare runc. One bundle has `runc spec`'s
+# config, the other the config cspec writes for the image (containerd's
+# seccomp profile and capabilities, as crun-task uses), so the difference between
 # crun-task and that row is what crun-task adds to the runtime's work. A
 # third bundle has the cspec config on an overlayfs mount of the image's
 # snapshot, made once (crun-task and ctr mount one per run): it shows what
@@ -120,10 +121,11 @@ make_bundles
 # own background work after ctr). So the commands take turns: ROUNDS
 # rounds of RUNS/ROUNDS runs each, in an order that rotates every round.
 # The medians are over all runs of a command.
-names=(crun-task ctr runc runc-ckit-spec runc-overlay)
+names=(crun-task ctr ctr-seccomp runc runc-ckit-spec runc-overlay)
 cmds=(
 	"$TOP/tools/crun-task/crun-task run --rm $IMAGE bench1 true"
 	"$C run --rm $IMAGE bench2 true"
+	"$C run --rm --seccomp $IMAGE bench6 true"
 	"runc --root $TS/runc-root run --bundle $T/bundle bench3"
 	"runc --root $TS/runc-root run --bundle $T/bundle-ckit bench4"
 	"runc --root $TS/runc-root run --bundle $T/bundle-overlay bench5"
@@ -148,15 +150,18 @@ median() {
 }
 ours=$(median crun-task)
 ctr=$(median ctr)
+ctr_seccomp=$(median ctr-seccomp)
 bare=$(median runc)
 same=$(median runc-ckit-spec)
 overlay=$(median runc-overlay)
 echo "# crun-task run --rm vs ctr run --rm vs runc run, busybox running true"
 echo "# $(date -u +%F), $(nproc) cores, $(uname -r); median of $((per * ROUNDS)) runs in $ROUNDS rounds"
-awk -v o="$ours" -v c="$ctr" -v r="$bare" -v s="$same" -v v="$overlay" 'BEGIN {
+awk -v o="$ours" -v c="$ctr" -v cs="$ctr_seccomp" -v r="$bare" -v s="$same" \
+	-v v="$overlay" 'BEGIN {
 	printf "%-16s %10s %12s\n", "tool", "median_ms", "vs_crun-task"
 	printf "%-16s %10.1f %12.2f\n", "crun-task", o * 1000, 1
 	printf "%-16s %10.1f %12.2f\n", "ctr", c * 1000, c / o
+	printf "%-16s %10.1f %12.2f\n", "ctr-seccomp", cs * 1000, cs / o
 	printf "%-16s %10.1f %12.2f\n", "runc", r * 1000, r / o
 	printf "%-16s %10.1f %12.2f\n", "runc-ckit-spec", s * 1000, s / o
 	printf "%-16s %10.1f %12.2f\n", "runc-overlay", v * 1000, v / o
