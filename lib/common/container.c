@@ -230,22 +230,19 @@ read_record(const struct ck_store *st, const char *id,
 	    struct ck_container *c, struct ck_err **errp)
 {
 	char *path = record_path(st, id);
-	json_error_t jerr;
+	struct ck_err *err = NULL;
 	json_t *j;
 
 	memset(c, 0, sizeof(*c));
-	j = json_load_file(path, 0, &jerr);
-	if (j == NULL) {
-		if (access(path, F_OK) < 0)
-			ck_err_setc(errp, CK_E_NOTFOUND, 0, "container '%s' "
-				    "not found in namespace '%s'", id, st->ns);
-		else
-			ck_err_set(errp, 0, "read '%s': %d:%d: %s", path,
-				   jerr.line, jerr.column, jerr.text);
-		free(path);
-		return -1;
-	}
+	j = ck_record_load(path, &err);
 	free(path);
+	if (j == NULL && ck_err_code(err) == CK_E_NOTFOUND) {
+		ck_err_free(&err);
+		return ck_err_setc(errp, CK_E_NOTFOUND, 0, "container '%s' "
+				   "not found in namespace '%s'", id, st->ns);
+	}
+	if (j == NULL)
+		return ck_err_pass(errp, err);
 	if (container_from_json(j, c) < 0) {
 		json_decref(j);
 		return ck_err_setc(errp, CK_E_INVALID, 0, "container record "
@@ -253,8 +250,8 @@ read_record(const struct ck_store *st, const char *id,
 	}
 	json_decref(j);
 	if (strcmp(c->id, id) != 0) {
-		ck_err_set(errp, 0, "container record '%s' names another ID, "
-			   "'%s'", id, c->id);
+		ck_err_setc(errp, CK_E_INVALID, 0, "container record '%s' "
+			    "names another ID, '%s'", id, c->id);
 		ck_container_free(c);
 		return -1;
 	}
@@ -379,8 +376,9 @@ drop_pieces(const struct ck_store *st, const struct ck_container *c,
 			if (s.kind == c->snapshot_kind)
 				rc = ck_sn_remove(&sn, c->snapshot_key, errp);
 			ck_snapshot_free(&s);
-		} else if (ck_err_code(err) == CK_E_DAMAGED) {
-			/* A crash leaves such a record when it was written
+		} else if (ck_err_code(err) == CK_E_DAMAGED ||
+			   ck_err_code(err) == CK_E_INVALID) {
+			/* A crash leaves a damaged record where it was written
 			 * without fsync, for a container removed at exit. */
 			rc = ck_sn_remove(&sn, c->snapshot_key, errp);
 		}
@@ -976,8 +974,10 @@ ck_container_delete(const struct ck_store *st, const char *id,
 		goto out;
 	}
 	if (read_record(st, id, &c, errp) < 0) {
-		if (ck_err_code(*errp) != CK_E_NOTFOUND &&
-		    ck_path_exists(path))
+		/* A record that could not be opened or read is not
+		 * damaged, so it stays. */
+		if (ck_err_code(*errp) == CK_E_DAMAGED ||
+		    ck_err_code(*errp) == CK_E_INVALID)
 			rc = drop_damaged(st, id, path, errp);
 		goto out;
 	}
@@ -1045,7 +1045,11 @@ ck_container_list(const struct ck_store *st, struct ck_container **v,
 			/* not a record */
 		} else if (read_record(st, id, &(*v)[*n], &err) == 0) {
 			(*n)++;
-		} else if (ck_err_code(err) == CK_E_GENERIC) {
+		} else if (ck_err_code(err) == CK_E_INVALID &&
+			   ck_has_suffix(id, ".spec")) {
+			/* a spec file of an older crun-task */
+		} else if (ck_err_code(err) != CK_E_NOTFOUND) {
+			/* A record removed since readdir is no container. */
 			ck_log(CK_LOG_WARNING, "skipping container '%s': %s",
 			       id, err->msg);
 		}

@@ -197,20 +197,11 @@ parse_record(json_t *j, struct ck_snapshot *s)
 static int
 read_record(const char *path, struct ck_snapshot *s, struct ck_err **errp)
 {
-	json_error_t jerr;
-	json_t *j = json_load_file(path, 0, &jerr);
+	json_t *j = ck_record_load(path, errp);
 	int rc;
 
-	if (j == NULL) {
-		if (access(path, F_OK) < 0)
-			return ck_err_setc(errp, CK_E_NOTFOUND, ENOENT,
-					   "read '%s'", path);
-		/* Only a crash leaves such a file, because every record is
-		 * renamed into place whole, some without an fsync. */
-		return ck_err_setc(errp, CK_E_DAMAGED, 0, "read '%s': %d:%d: "
-				   "%s", path, jerr.line, jerr.column,
-				   jerr.text);
-	}
+	if (j == NULL)
+		return -1;
 	rc = parse_record(j, s);
 	json_decref(j);
 	if (rc < 0)
@@ -513,43 +504,60 @@ out:
 	return rc;
 }
 
+/*
+ * Returns 1 when a record names key as its parent, else 0, and sets
+ * *id_shared when another key's record names the directories id. A
+ * record that cannot be read might be a child: then the result is -1,
+ * with the error. A damaged record does not count: a crash leaves one
+ * only where no fsync was made, on snapshots unused after a crash.
+ */
 static int
 has_children(const struct ck_snapshotter *sn, const char *key,
-	     const char *id, int *id_shared)
+	     const char *id, int *id_shared, struct ck_err **errp)
 {
-	char *dir = ck_asprintf("%s/meta", sn->dir);
+	char *dir = ck_asprintf("%s/meta", sn->dir), *own = meta_path(sn, key);
 	struct dirent *de;
 	DIR *d = opendir(dir);
-	int found = 0;
+	int found = d ? 0 : ck_err_set(errp, errno, "open '%s'", dir);
 
 	*id_shared = 0;
-	while (d && (de = readdir(d)) != NULL) {
+	while (d && found == 0 && (de = readdir(d)) != NULL) {
 		struct ck_snapshot s;
+		struct ck_err *err = NULL;
 		char *p;
 
 		if (!ck_has_suffix(de->d_name, ".json"))
 			continue;
 		p = ck_asprintf("%s/%s", dir, de->d_name);
-		if (read_record(p, &s, NULL) == 0) {
+		if (strcmp(p, own) == 0) {
+			/* The record of key itself, possibly the damaged one. */
+		} else if (read_record(p, &s, &err) == 0) {
 			if (s.parent && strcmp(s.parent, key) == 0)
 				found = 1;
 			if (strcmp(s.id, id) == 0 && strcmp(s.key, key) != 0)
 				*id_shared = 1;
 			ck_snapshot_free(&s);
+		} else if (ck_err_code(err) != CK_E_DAMAGED &&
+			   ck_err_code(err) != CK_E_NOTFOUND) {
+			found = ck_err_pass(errp, err);
+			err = NULL;
 		}
+		ck_err_free(&err);
 		free(p);
 	}
 	if (d)
 		closedir(d);
+	free(own);
 	free(dir);
 	return found;
 }
 
+/* Removes a damaged record; reason is the message of the failed read. */
 static void
-drop_damaged(const char *path, const struct ck_err *why)
+drop_damaged(const char *path, const char *reason)
 {
 	ck_log(CK_LOG_WARNING, "removing a damaged snapshot record (%s); "
-	       "its directories go with it", why->msg);
+	       "its directories go with it", reason);
 	unlink(path);
 }
 
@@ -562,7 +570,7 @@ remove_locked(const struct ck_snapshotter *sn, const char *key,
 	struct ck_snapshot s;
 	struct ck_err *err = NULL;
 	char *meta, *dir;
-	int shared, rc = 0;
+	int shared, children, rc = 0;
 
 	if (ck_sn_stat(sn, key, &s, &err) < 0) {
 		/* The caller named this record, so one that is JSON but
@@ -570,23 +578,25 @@ remove_locked(const struct ck_snapshotter *sn, const char *key,
 		if (ck_err_code(err) != CK_E_DAMAGED &&
 		    ck_err_code(err) != CK_E_INVALID)
 			return ck_err_pass(errp, err);
-		if (has_children(sn, key, "", &shared)) {
+		children = has_children(sn, key, "", &shared, errp);
+		if (children != 0) {
 			ck_err_free(&err);
-			return ck_err_setc(errp, CK_E_BUSY, 0, "snapshot '%s' "
-					   "has children; remove them first",
-					   key);
+			return children < 0 ? -1 : ck_err_setc(errp, CK_E_BUSY,
+				0, "snapshot '%s' has children; remove them "
+				"first", key);
 		}
 		meta = meta_path(sn, key);
-		drop_damaged(meta, err);
+		drop_damaged(meta, err->msg);
 		ck_err_free(&err);
 		free(meta);
 		sweep_orphans(sn);
 		return 0;
 	}
-	if (has_children(sn, key, s.id, &shared)) {
+	children = has_children(sn, key, s.id, &shared, errp);
+	if (children != 0) {
 		ck_snapshot_free(&s);
-		return ck_err_setc(errp, CK_E_BUSY, 0, "snapshot '%s' has "
-				   "children; remove them first", key);
+		return children < 0 ? -1 : ck_err_setc(errp, CK_E_BUSY, 0,
+			"snapshot '%s' has children; remove them first", key);
 	}
 	meta = meta_path(sn, key);
 	if (unlink(meta) < 0)
@@ -1272,11 +1282,11 @@ remove_abandoned(const struct ck_snapshotter *sn, struct abandoned *v,
 /*
  * Reads every record of sn and returns the ids they name in *ids, or
  * -1 when a record could not be read, which would make its directories
- * look like orphans. Damaged records go, and so do the temporary files
- * of killed writes: the caller holds the snapshotter's lock, which
- * every writer holds. With v set, the extract snapshots whose fill lock
- * is free, that is whose writer died, are added to *v with the lock
- * taken.
+ * look like orphans. Damaged records go, unless a readable record names
+ * them as its parent, and so do the temporary files of killed writes:
+ * the caller holds the snapshotter's lock, which every writer holds.
+ * With v set, the extract snapshots whose fill lock is free, that is
+ * whose writer died, are added to *v with the lock taken.
  */
 static int
 scan_records(const struct ck_snapshotter *sn, char ***ids,
@@ -1285,7 +1295,8 @@ scan_records(const struct ck_snapshotter *sn, char ***ids,
 	char *dir = ck_asprintf("%s/meta", sn->dir);
 	DIR *d = opendir(dir);
 	struct dirent *de;
-	size_t n_ids = 0;
+	char **damaged = NULL, **reasons = NULL, **parents = NULL;
+	size_t n_ids = 0, n_damaged = 0, n_parents = 0, i;
 	int rc = d ? 0 : -1;
 
 	*ids = NULL;
@@ -1303,15 +1314,27 @@ scan_records(const struct ck_snapshotter *sn, char ***ids,
 			continue;
 		p = ck_asprintf("%s/%s", dir, de->d_name);
 		if (read_record(p, &s, &err) < 0) {
-			if (ck_err_code(err) == CK_E_DAMAGED)
-				drop_damaged(p, err);
-			else
+			if (ck_err_code(err) == CK_E_DAMAGED) {
+				damaged = ck_xrealloc(damaged, (n_damaged + 1) *
+						      sizeof(*damaged));
+				reasons = ck_xrealloc(reasons, (n_damaged + 1) *
+						      sizeof(*reasons));
+				reasons[n_damaged] = ck_xstrdup(err->msg);
+				damaged[n_damaged++] = p;
+			} else {
 				rc = -1;
+				free(p);
+			}
 			ck_err_free(&err);
-			free(p);
 			continue;
 		}
 		free(p);
+		if (s.parent != NULL) {
+			parents = ck_xrealloc(parents, (n_parents + 2) *
+					      sizeof(*parents));
+			parents[n_parents++] = meta_path(sn, s.parent);
+			parents[n_parents] = NULL;
+		}
 		*ids = ck_xrealloc(*ids, (n_ids + 2) * sizeof(**ids));
 		(*ids)[n_ids++] = ck_xstrdup(s.id);
 		(*ids)[n_ids] = NULL;
@@ -1328,6 +1351,19 @@ scan_records(const struct ck_snapshotter *sn, char ***ids,
 	}
 	if (d)
 		closedir(d);
+	for (i = 0; i < n_damaged; i++) {
+		/* A parent's directories are its children's lower layers:
+		 * they stay, so no directory may count as an orphan. */
+		if (has_id(parents, damaged[i]))
+			rc = -1;
+		else
+			drop_damaged(damaged[i], reasons[i]);
+		free(damaged[i]);
+		free(reasons[i]);
+	}
+	ck_strv_free(parents);
+	free(damaged);
+	free(reasons);
 	free(dir);
 	return rc;
 }

@@ -666,3 +666,22 @@ ck_now_rfc3339(void)
 	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	return ck_xstrdup(buf);
 }
+
+json_t *
+ck_record_load(const char *path, struct ck_err **errp)
+{
+	json_error_t jerr;
+	json_t *j;
+	char *data;
+	size_t len;
+
+	/* ck_read_file classes ENOENT as CK_E_NOTFOUND. */
+	if (ck_read_file(path, 16 << 20, &data, &len, errp) < 0)
+		return NULL;
+	j = json_loadb(data, len, 0, &jerr);
+	free(data);
+	if (j == NULL)
+		ck_err_setc(errp, CK_E_DAMAGED, 0, "read '%s': %d:%d: %s",
+			    path, jerr.line, jerr.column, jerr.text);
+	return j;
+}

@@ -139,4 +139,10 @@ int ck_descriptor_from_json(json_t *j, struct ck_descriptor *d,
 			    struct ck_err **errp);
 char *ck_now_rfc3339(void);
 
+/* Reads the JSON record at path. Fails with CK_E_NOTFOUND when there is
+ * none and with CK_E_DAMAGED when it was read but is empty or not JSON,
+ * which only a crash leaves. An error opening or reading it (EMFILE,
+ * EIO) gets no class, because the file may be whole. */
+json_t *ck_record_load(const char *path, struct ck_err **errp);
+
 #endif

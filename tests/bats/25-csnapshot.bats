@@ -177,6 +177,53 @@ os.setxattr(sys.argv[1], "security.capability",
 		"$(snapshot_keys | wc -l)" "directories"
 }
 
+@test "cunpack (records unreadable, no descriptors) removes none" {
+	local before
+	pull_fixture layers
+	pull_fixture busybox
+	run_tool 0 cunpack "$REGISTRY/test/layers:latest"
+	before=$(snapshot_keys)
+	# With 5 descriptors the cleanup cannot open a record (EMFILE).
+	run python3 -c 'import os, resource, sys
+os.closerange(3, 1024)
+resource.setrlimit(resource.RLIMIT_NOFILE, (5, 5))
+os.execv(sys.argv[1], sys.argv[1:])' "$TOP/tools/cunpack/cunpack" \
+		"$REGISTRY/test/busybox:latest"
+	assert_not_contains "$output" "damaged" "cunpack output"
+	assert_eq "$(snapshot_keys)" "$before" "records"
+	run_tool 0 cunpack "$REGISTRY/test/busybox:latest"
+	run_tool 0 cunpack "$REGISTRY/test/layers:latest"
+	assert_eq "$(ls "$CKIT_ROOT/snapshots/overlayfs/snapshots" | wc -l)" \
+		"$(snapshot_keys | wc -l)" "directories, one per record"
+	assert_eq "$(comm -23 <(echo "$before") <(snapshot_keys))" "" \
+		"records of the layers that are gone"
+}
+
+@test "cunpack keeps a damaged record that a record names as parent" {
+	local chain mid
+	pull_fixture layers
+	run_tool 0 cunpack "$REGISTRY/test/layers:latest"
+	chain=$output
+	mid=$(jq -r .parent "$(snapshot_meta "$chain")")
+	: >"$(snapshot_meta "$mid")"
+	run_tool 0 "$CSNAPSHOT" prepare default/other
+	: >"$(snapshot_meta default/other)"
+	run_tool 0 cunpack "$REGISTRY/test/layers:latest"
+	assert_file_not_exists "$(snapshot_meta default/other)" "record without children"
+	assert_file_exists "$(snapshot_meta "$mid")" "record of the parent"
+	# Its directories stay: no directory counts as an orphan.
+	assert_eq "$(ls "$CKIT_ROOT/snapshots/overlayfs/snapshots" | wc -l)" \
+		"$(($(ls "$CKIT_ROOT/snapshots/overlayfs/meta" | wc -l) + 1))" \
+		"directories"
+}
+
+@test "csnapshot diff -o /dev/null writes to a device" {
+	pull_fixture layers
+	run_tool 0 cunpack --prepare work "$REGISTRY/test/layers:latest"
+	run_tool 0 "$CSNAPSHOT" diff -o /dev/null work
+	assert_contains "$output" "sha256:" "digest"
+}
+
 @test "csnapshot mounts (overlay) prints a mount that works" {
 	pull_fixture layers
 	run_tool 0 cunpack --prepare work "$REGISTRY/test/layers:latest"

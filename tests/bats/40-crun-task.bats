@@ -178,6 +178,33 @@ synced_files() {
 		"directories left"
 }
 
+@test "crun-task run --rm (killed removing cgroups) leaves a removable task" {
+	requires strace
+	run_tool 0 cunpack "$IMG"
+	local cg
+	cg=$(compgen -G "/sys/fs/cgroup/cpu*/" | head -n 1)ckit/default/kill1
+	run strace -f -qq -o /dev/null -P "$cg" -e trace=rmdir \
+		-e inject=rmdir:signal=SIGKILL:when=1 \
+		"$CRUN_TASK" run --rm "$IMG" kill1 true
+	assert_eq "$status" 137 "status of the killed run"
+	run_tool 0 "$TOP/tools/ccontainer/ccontainer" rm kill1
+	assert_file_not_exists "$CKIT_STATE/runc/default/kill1" "runc state"
+	run cgroup_dirs kill1
+	assert_eq "$output" "" "cgroups left"
+	run_tool 0 crun-task run --rm "$IMG" kill1 true
+}
+
+@test "ccontainer rm removes a snapshot record that is JSON but invalid" {
+	local damage
+	for damage in '{}' '[]' '{"key": 5}'; do
+		run_tool 0 crun-task run "$IMG" inv1 true
+		printf '%s' "$damage" >"$(snapshot_meta default/inv1)"
+		run_tool 0 "$TOP/tools/ccontainer/ccontainer" rm inv1
+		assert_contains "$stderr" "removing a damaged snapshot record" "warning"
+		assert_file_not_exists "$(snapshot_meta default/inv1)" "record"
+	done
+}
+
 @test "crun-task run --rm runs the spec's poststop hook" {
 	run_tool 0 cunpack "$IMG"
 	run_cspec --image "$IMG" -o "$BATS_TEST_TMPDIR/s.json" -- true

@@ -304,8 +304,9 @@ delete_stopped(void *arg)
  * Removes the task, whose init exited, and its container. Sometimes
  * runc's delete would only remove the task's cgroups (one directory per
  * controller on cgroup v1) and runc's state. Then a thread removes those
- * while the mount, the bundle and the snapshot go, because no process of
- * the task is left to use any of them.
+ * while the mount and the snapshot go, because no process of the task
+ * is left to use them. The bundle goes after runc's state, so that a
+ * kill leaves a task that crun-task delete finds.
  */
 static void
 remove_task_container(const struct task_opts *o, struct ctx *x)
@@ -321,11 +322,11 @@ remove_task_container(const struct task_opts *o, struct ctx *x)
 		return;
 	}
 	unmount_rootfs(&x->b);
-	ck_rm_rf(x->b.dir, NULL);
 	snapshot_gone = x->c.id != NULL && remove_snapshot(x, NULL) == 0;
 	pthread_join(t, NULL);
 	if (d.rc < 0)
 		runtime_delete(o, &x->b);
+	ck_rm_rf(x->b.dir, NULL);
 	if (snapshot_gone)
 		ck_container_remove(&x->st, x->c.id, NULL);
 }

@@ -128,7 +128,8 @@ cmd_diff(struct ctx *c, struct ck_err **errp)
 				   fd, c->o->compress, &res, errp);
 	else
 		rc = -1;
-	if (rc == 0 && c->o->output && fsync(fd) < 0)
+	/* fsync of a device or pipe (-o /dev/null) fails with EINVAL. */
+	if (rc == 0 && c->o->output && fsync(fd) < 0 && errno != EINVAL)
 		rc = ck_err_set(errp, errno, "fsync '%s'", c->o->output);
 	if (rc == 0 && c->o->store)
 		rc = store_blob(c, fd, &res, errp);
