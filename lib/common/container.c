@@ -381,6 +381,11 @@ drop_pieces(const struct ck_store *st, const struct ck_container *c,
 			/* A crash leaves a damaged record where it was written
 			 * without fsync, for a container removed at exit. */
 			rc = ck_sn_remove(&sn, c->snapshot_key, errp);
+		} else if (ck_err_code(err) != CK_E_NOTFOUND) {
+			/* The snapshot may be there: the journal entry stays
+			 * for the next rm to finish. */
+			rc = ck_err_pass(errp, err);
+			err = NULL;
 		}
 		ck_err_free(&err);
 		ck_sn_close(&sn);
@@ -591,21 +596,19 @@ static int
 check_free(const struct ck_store *st, const struct ck_snapshotter *sn,
 	   const struct ck_container *c, struct ck_err **errp)
 {
-	struct ck_snapshot s;
 	char *path = record_path(st, c->id);
-	int taken = ck_path_exists(path);
+	int taken = ck_path_exists(path), exists;
 
 	free(path);
 	if (taken)
 		return ck_err_setc(errp, CK_E_EXISTS, 0, "container '%s' "
 				   "already exists in namespace '%s'", c->id,
 				   st->ns);
-	if (ck_sn_stat(sn, c->snapshot_key, &s, NULL) == 0) {
-		ck_snapshot_free(&s);
+	exists = ck_sn_exists(sn, c->snapshot_key, errp);
+	if (exists > 0)
 		return ck_err_setc(errp, CK_E_EXISTS, 0, "snapshot '%s' "
 				   "already exists", c->snapshot_key);
-	}
-	return 0;
+	return exists < 0 ? -1 : 0;
 }
 
 int

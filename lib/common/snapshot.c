@@ -229,6 +229,27 @@ ck_sn_stat(const struct ck_snapshotter *sn, const char *key,
 	return rc;
 }
 
+int
+ck_sn_exists(const struct ck_snapshotter *sn, const char *key,
+	     struct ck_err **errp)
+{
+	struct ck_snapshot s;
+	struct ck_err *err = NULL;
+
+	if (ck_sn_stat(sn, key, &s, &err) == 0) {
+		ck_snapshot_free(&s);
+		return 1;
+	}
+	if (ck_err_code(err) == CK_E_NOTFOUND) {
+		ck_err_free(&err);
+		return 0;
+	}
+	if (ck_err_code(err) == CK_E_DAMAGED)
+		ck_err_wrap(&err, "snapshot '%s' (remove it with 'csnapshot "
+			    "rm %s')", key, key);
+	return ck_err_pass(errp, err);
+}
+
 /* Writes text to a new temporary file next to path, without a sync, and
  * returns its name. */
 static char *
@@ -375,10 +396,12 @@ ck_sn_prepare(const struct ck_snapshotter *sn, const char *key,
 	lock = lock_sn(sn, errp);
 	if (lock < 0)
 		return -1;
-	if (ck_sn_stat(sn, key, &ps, NULL) == 0) {
-		ck_snapshot_free(&ps);
-		ck_err_setc(errp, CK_E_EXISTS, 0,
-			    "snapshot '%s' already exists", key);
+	rc = ck_sn_exists(sn, key, errp);
+	if (rc != 0) {
+		if (rc > 0)
+			ck_err_setc(errp, CK_E_EXISTS, 0,
+				    "snapshot '%s' already exists", key);
+		rc = -1;
 		goto out;
 	}
 	memset(&ps, 0, sizeof(ps));
@@ -419,16 +442,14 @@ ck_sn_prepare(const struct ck_snapshotter *sn, const char *key,
 		*fill_lock = -1;
 	}
 	/* Removes the new directories unless their record exists, as it
-	 * does when only the fsync after its rename failed. */
-	if (rc < 0 && dirs_made && ck_sn_stat(sn, key, &ps, NULL) < 0) {
+	 * does when only the fsync after its rename failed, or may exist. */
+	if (rc < 0 && dirs_made && ck_sn_exists(sn, key, NULL) == 0) {
 		char *dir = ck_asprintf("%s/snapshots/%s", sn->dir, s.id);
 
 		if (sn->type == CK_SN_BTRFS)
 			ck_btrfs_destroy(dir, NULL);
 		ck_rm_rf(dir, NULL);
 		free(dir);
-	} else if (rc < 0 && dirs_made) {
-		ck_snapshot_free(&ps);
 	}
 	free(s.id);
 	free(s.created);
@@ -441,7 +462,7 @@ int
 ck_sn_freeze(const struct ck_snapshotter *sn, const char *key,
 	     const char *frozen, int *fill_lock, struct ck_err **errp)
 {
-	struct ck_snapshot s = { 0 }, w, other;
+	struct ck_snapshot s = { 0 }, w;
 	int lock, rc = -1;
 
 	*fill_lock = -1;
@@ -453,10 +474,12 @@ ck_sn_freeze(const struct ck_snapshotter *sn, const char *key,
 		return -1;
 	if (ck_sn_stat(sn, key, &w, errp) < 0)
 		goto out;
-	if (ck_sn_stat(sn, frozen, &other, NULL) == 0) {
-		ck_snapshot_free(&other);
-		ck_err_setc(errp, CK_E_EXISTS, 0,
-			    "snapshot '%s' already exists", frozen);
+	rc = ck_sn_exists(sn, frozen, errp);
+	if (rc != 0) {
+		if (rc > 0)
+			ck_err_setc(errp, CK_E_EXISTS, 0,
+				    "snapshot '%s' already exists", frozen);
+		rc = -1;
 		goto out_w;
 	}
 	s.key = (char *)frozen;
@@ -665,7 +688,7 @@ ck_sn_commit_layers(const struct ck_snapshotter *sn, const char *name,
 		    const char *key, char *const *diff_ids, size_t n,
 		    struct ck_err **errp)
 {
-	struct ck_snapshot s, other;
+	struct ck_snapshot s;
 	char *meta;
 	size_t i;
 	int lock, rc = -1;
@@ -681,10 +704,10 @@ ck_sn_commit_layers(const struct ck_snapshotter *sn, const char *name,
 		ck_snapshot_free(&s);
 		goto out;
 	}
-	if (ck_sn_stat(sn, name, &other, NULL) == 0) {
-		ck_snapshot_free(&other);
+	rc = ck_sn_exists(sn, name, errp);
+	if (rc != 0) {
 		ck_snapshot_free(&s);
-		rc = remove_locked(sn, key, errp);
+		rc = rc > 0 ? remove_locked(sn, key, errp) : -1;
 		goto out;
 	}
 	if (sn->type == CK_SN_BTRFS) {
@@ -729,7 +752,7 @@ prepare_chain(const struct ck_snapshotter *sn, char *const *names,
 	      char *const *keys, char *const *diff_ids, size_t n,
 	      char **tmps, int *dup, struct ck_err **errp)
 {
-	struct ck_snapshot s, other;
+	struct ck_snapshot s;
 	char *fs, *text, *meta;
 	size_t i;
 
@@ -742,10 +765,11 @@ prepare_chain(const struct ck_snapshotter *sn, char *const *names,
 			ck_snapshot_free(&s);
 			return i;
 		}
-		if (ck_sn_stat(sn, names[i], &other, NULL) == 0) {
-			ck_snapshot_free(&other);
+		dup[i] = ck_sn_exists(sn, names[i], errp);
+		if (dup[i] != 0) {
 			ck_snapshot_free(&s);
-			dup[i] = 1;
+			if (dup[i] < 0)
+				return i;
 			continue;
 		}
 		fs = ck_sn_fs_dir(sn, &s);

@@ -42,7 +42,7 @@ struct ck_snapshotter {
 	char *dir;		/* <root>/snapshots/<name> */
 	enum ck_sn_type type;
 	/* Unpack commits layers without syncfs, and new snapshots get
-	 * records without fsync, which a crash may damage; the next
+	 * records without fsync, which a crash may damage. The next
 	 * cleanup or removal drops a damaged record. */
 	int no_sync;
 	enum ck_sn_flatten flatten;	/* unpack's layers per snapshot */
@@ -77,6 +77,11 @@ int ck_sn_open(struct ck_snapshotter *sn, const struct ck_store *st,
 void ck_sn_close(struct ck_snapshotter *sn);
 int ck_sn_stat(const struct ck_snapshotter *sn, const char *key,
 	       struct ck_snapshot *s, struct ck_err **errp);
+/* Returns 1 when key has a readable record and 0 when it has none. A
+ * record that is damaged or cannot be read gives -1 with the error,
+ * because the snapshot may exist. */
+int ck_sn_exists(const struct ck_snapshotter *sn, const char *key,
+		 struct ck_err **errp);
 /* With fill_lock set, the new snapshot's fill lock is taken before its
  * record appears and its descriptor stored there, and the parent may be
  * an active "extract-" snapshot as well as a committed one. */

@@ -50,18 +50,19 @@ view_key(const struct ck_store *st, const struct ck_snapshotter *sn,
 	 const struct ck_image *img, const struct ck_spec_opts *o,
 	 struct ck_err **errp)
 {
-	struct ck_snapshot s;
 	char *key;
+	int exists;
 
 	key = o->snapshot ? ck_xstrdup(o->snapshot) :
 		ck_image_chain_id(st, img, errp);
 	if (key == NULL)
 		return NULL;
-	if (ck_sn_stat(sn, key, &s, NULL) == 0) {
-		ck_snapshot_free(&s);
+	exists = ck_sn_exists(sn, key, errp);
+	if (exists > 0)
 		return key;
-	}
-	if (o->snapshot)
+	if (exists < 0)
+		/* the error is set */;
+	else if (o->snapshot)
 		ck_err_setc(errp, CK_E_NOTFOUND, 0, "snapshot '%s' not found",
 			    key);
 	else

@@ -398,21 +398,21 @@ chain_length(void)
 }
 
 /* Returns the number of leading layers of l that need no unpacking, up to
- * the deepest one whose chain ID has a snapshot. A lower chain ID may have
- * none, because a flattened unpack commits only its top one. */
-static size_t
-count_unpacked(const struct ck_snapshotter *sn, const struct ck_layers *l)
+ * the deepest one whose chain ID has a snapshot, or -1 when a record
+ * cannot be read. A lower chain ID may have none, because a flattened
+ * unpack commits only its top one. */
+static ssize_t
+count_unpacked(const struct ck_snapshotter *sn, const struct ck_layers *l,
+	       struct ck_err **errp)
 {
-	struct ck_snapshot s;
 	size_t i;
+	int rc = 0;
 
-	for (i = l->n; i > 0; i--) {
-		if (ck_sn_stat(sn, l->chain[i - 1], &s, NULL) == 0) {
-			ck_snapshot_free(&s);
-			break;
-		}
-	}
-	return i;
+	for (i = l->n; i > 0 && rc == 0; i--)
+		rc = ck_sn_exists(sn, l->chain[i - 1], errp);
+	if (rc < 0)
+		return -1;
+	return rc > 0 ? (ssize_t)i + 1 : 0;
 }
 
 static int
@@ -439,6 +439,7 @@ ck_unpack_image(const struct ck_store *st, const struct ck_snapshotter *sn,
 		void *arg, struct ck_unpack_result *res, struct ck_err **errp)
 {
 	struct ck_layers l;
+	ssize_t unpacked;
 	size_t start;
 	int flatten, rc = 0;
 
@@ -452,7 +453,12 @@ ck_unpack_image(const struct ck_store *st, const struct ck_snapshotter *sn,
 		ck_layers_free(&l);
 		return -1;
 	}
-	start = count_unpacked(sn, &l);
+	unpacked = count_unpacked(sn, &l, errp);
+	if (unpacked < 0) {
+		ck_layers_free(&l);
+		return ck_err_wrap(errp, "unpack '%s'", img->name);
+	}
+	start = (size_t)unpacked;
 	if (flatten) {
 		if (start < l.n)
 			rc = unpack_layers(st, sn, &l, start, l.n, progress,

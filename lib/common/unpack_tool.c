@@ -115,21 +115,26 @@ ck_unpack_with_tool(const struct ck_store *st,
 		    const struct ck_image *img, int quiet, char **chain_id,
 		    struct ck_err **errp)
 {
-	struct ck_snapshot s;
 	char *id = ck_image_chain_id(st, img, errp);
+	int exists;
 
 	*chain_id = NULL;
 	if (id == NULL)
 		return -1;
-	if (ck_sn_stat(sn, id, &s, NULL) < 0) {
-		if (run_cunpack(st, sn, img, quiet, errp) < 0 ||
-		    ck_sn_stat(sn, id, &s, errp) < 0) {
-			free(id);
-			return ck_err_wrap(errp, "unpack image '%s'",
-					   img->name);
-		}
+	exists = ck_sn_exists(sn, id, errp);
+	if (exists == 0) {
+		exists = run_cunpack(st, sn, img, quiet, errp);
+		if (exists == 0)
+			exists = ck_sn_exists(sn, id, errp);
+		if (exists == 0)
+			exists = ck_err_setc(errp, CK_E_NOTFOUND, 0, "snapshot "
+					     "'%s' not found after cunpack",
+					     id);
 	}
-	ck_snapshot_free(&s);
+	if (exists < 0) {
+		free(id);
+		return ck_err_wrap(errp, "unpack image '%s'", img->name);
+	}
 	*chain_id = id;
 	return 0;
 }

@@ -205,6 +205,59 @@ synced_files() {
 	done
 }
 
+# opens PATH LOG: the number of openat calls of PATH in the strace LOG.
+opens() {
+	grep -c "openat(.*\"$1\"" "$2" || true
+}
+
+@test "crun-task run --rm (snapshot record unreadable at removal) warns, keeps it" {
+	requires strace
+	run_tool 0 cunpack "$IMG"
+	local meta n
+	meta=$(snapshot_meta default/eio1)
+	strace -f -o "$BATS_TEST_TMPDIR/count.log" -P "$meta" -e trace=openat \
+		"$CRUN_TASK" run --rm "$IMG" eio1 true
+	n=$(opens "$meta" "$BATS_TEST_TMPDIR/count.log")
+	# The removal reads the record twice: whether it exists, then to remove it.
+	run strace -f -qq -o /dev/null -P "$meta" -e trace=openat \
+		-e inject=openat:error=EIO:when=$((n - 1)) \
+		"$CRUN_TASK" run --rm "$IMG" eio1 true
+	assert_eq "$status" 0 "status of the task"
+	assert_contains "$output" "container 'eio1' is kept" "warning"
+	assert_contains "$output" "$meta" "the file in the warning"
+	assert_file_exists "$CKIT_ROOT/namespaces/default/containers/eio1.json"
+	run_tool 0 "$TOP/tools/ccontainer/ccontainer" rm eio1
+	assert_file_not_exists "$meta" "snapshot record"
+}
+
+@test "ccontainer rm (snapshot record unreadable) fails, a rerun finishes" {
+	requires strace
+	local meta
+	run_tool 0 "$TOP/tools/ccontainer/ccontainer" create "$IMG" eio2
+	meta=$(snapshot_meta default/eio2)
+	run strace -f -qq -o /dev/null -P "$meta" -e trace=openat \
+		-e inject=openat:error=EIO \
+		"$TOP/tools/ccontainer/ccontainer" rm eio2
+	assert_eq "$status" 1 "status"
+	assert_contains "$output" "$meta" "the file in the error"
+	assert_file_exists "$meta" "snapshot record"
+	run_tool 0 "$TOP/tools/ccontainer/ccontainer" rm eio2
+	assert_file_not_exists "$meta" "snapshot record after the rerun"
+	run_tool 0 "$TOP/tools/ccontainer/ccontainer" create "$IMG" eio2
+}
+
+@test "csnapshot rm (container record unreadable) keeps the snapshot" {
+	requires strace
+	local record=$CKIT_ROOT/namespaces/default/containers/eio3.json
+	run_tool 0 "$TOP/tools/ccontainer/ccontainer" create "$IMG" eio3
+	run strace -f -qq -o /dev/null -P "$record" -e trace=openat \
+		-e inject=openat:error=EIO \
+		"$TOP/tools/csnapshot/csnapshot" rm default/eio3
+	assert_eq "$status" 1 "status"
+	assert_contains "$output" "$record" "the file in the error"
+	assert_file_exists "$(snapshot_meta default/eio3)" "snapshot record"
+}
+
 @test "crun-task run --rm runs the spec's poststop hook" {
 	run_tool 0 cunpack "$IMG"
 	run_cspec --image "$IMG" -o "$BATS_TEST_TMPDIR/s.json" -- true

@@ -267,21 +267,36 @@ remove_task(const struct task_opts *o, const struct bundle *b)
 static int
 remove_snapshot(struct ctx *x, struct ck_err **errp)
 {
-	struct ck_snapshot s;
+	int exists;
 
-	if (x->c.snapshot_key && (x->made_snapshot || !x->made_container) &&
-	    ck_sn_stat(&x->sn, x->c.snapshot_key, &s, NULL) == 0) {
-		ck_snapshot_free(&s);
+	if (x->c.snapshot_key == NULL ||
+	    !(x->made_snapshot || !x->made_container))
+		return 0;
+	exists = ck_sn_exists(&x->sn, x->c.snapshot_key, errp);
+	if (exists > 0)
 		return ck_sn_remove(&x->sn, x->c.snapshot_key, errp);
-	}
-	return 0;
+	return exists;
+}
+
+/* Warns that the container stays, with the reason in err. */
+static void
+warn_kept(const struct ctx *x, struct ck_err *err)
+{
+	ck_log(CK_LOG_WARNING, "container '%s' is kept: %s; remove it with "
+	       "'ccontainer rm %s'", x->c.id, err->msg, x->c.id);
+	ck_err_free(&err);
 }
 
 static void
-remove_container(struct ctx *x, struct ck_err **errp)
+remove_container(struct ctx *x)
 {
-	if (x->c.id != NULL && remove_snapshot(x, errp) == 0)
-		ck_container_remove(&x->st, x->c.id, errp);
+	struct ck_err *err = NULL;
+
+	if (x->c.id == NULL)
+		return;
+	if (remove_snapshot(x, &err) < 0 ||
+	    ck_container_remove(&x->st, x->c.id, &err) < 0)
+		warn_kept(x, err);
 }
 
 /* The runtime's delete of a stopped task, done without the runtime. */
@@ -312,23 +327,26 @@ static void
 remove_task_container(const struct task_opts *o, struct ctx *x)
 {
 	struct quick_delete d = { .o = o, .b = &x->b, .rc = -1 };
+	struct ck_err *err = NULL;
 	pthread_t t;
 	int snapshot_gone;
 
 	if (!x->spec_plain || strcmp(o->runtime, "runc") != 0 ||
 	    pthread_create(&t, NULL, delete_stopped, &d) != 0) {
 		remove_task(o, &x->b);
-		remove_container(x, NULL);
+		remove_container(x);
 		return;
 	}
 	unmount_rootfs(&x->b);
-	snapshot_gone = x->c.id != NULL && remove_snapshot(x, NULL) == 0;
+	snapshot_gone = x->c.id != NULL && remove_snapshot(x, &err) == 0;
 	pthread_join(t, NULL);
 	if (d.rc < 0)
 		runtime_delete(o, &x->b);
 	ck_rm_rf(x->b.dir, NULL);
-	if (snapshot_gone)
-		ck_container_remove(&x->st, x->c.id, NULL);
+	if (snapshot_gone && ck_container_remove(&x->st, x->c.id, &err) < 0)
+		snapshot_gone = 0;
+	if (!snapshot_gone && x->c.id != NULL)
+		warn_kept(x, err);
 }
 
 static enum stdio_mode
@@ -485,7 +503,7 @@ task_run(struct task_opts *o, struct ck_err **errp)
 		if (drop_task)
 			remove_task(o, &x.b);
 		if (drop_container)
-			remove_container(&x, NULL);
+			remove_container(&x);
 	}
 	if (status < 0)
 		ck_err_wrap(errp, "run container '%s'", o->id);
@@ -511,7 +529,7 @@ task_create(struct task_opts *o, struct ck_err **errp)
 			remove_task(o, &x.b);
 	}
 	if (status < 0 && x.made_container)
-		remove_container(&x, NULL);
+		remove_container(&x);
 	if (status < 0)
 		ck_err_wrap(errp, "create task '%s'", o->id);
 	ctx_close(&x);
@@ -603,7 +621,7 @@ task_start(struct task_opts *o, struct ck_err **errp)
 		remove_task(o, &x.b);
 		if (ck_container_get(&x.st, o->id, &x.c, NULL) == 0 &&
 		    ck_sn_open(&x.sn, &x.st, x.c.snapshotter, NULL) == 0)
-			remove_container(&x, NULL);
+			remove_container(&x);
 	}
 	ctx_close(&x);
 	return status < 0 ? -EXIT_TASK_FAILED : status;

@@ -147,16 +147,14 @@ cmd_prepare(struct ctx *c, enum ck_snap_kind kind, struct ck_err **errp)
 static int
 cmd_commit(struct ctx *c, struct ck_err **errp)
 {
-	struct ck_snapshot s;
 	int fd, rc;
 
 	/* ck_sn_commit drops key when name exists, for concurrent unpacks;
 	 * a person asking for a commit gets an error instead. */
-	if (ck_sn_stat(&c->sn, c->o->args[1], &s, NULL) == 0) {
-		ck_snapshot_free(&s);
-		return ck_err_setc(errp, CK_E_EXISTS, 0, "snapshot '%s' "
-				   "already exists", c->o->args[1]);
-	}
+	rc = ck_sn_exists(&c->sn, c->o->args[1], errp);
+	if (rc != 0)
+		return rc < 0 ? -1 : ck_err_setc(errp, CK_E_EXISTS, 0,
+			"snapshot '%s' already exists", c->o->args[1]);
 	if (ck_sn_hold(&c->sn, c->o->args[2], &fd, errp) < 0)
 		return -1;
 	rc = ck_sn_commit(&c->sn, c->o->args[1], c->o->args[2], errp);
@@ -164,23 +162,26 @@ cmd_commit(struct ctx *c, struct ck_err **errp)
 	return rc;
 }
 
-/* Returns the id of a container whose record names key, or NULL. */
+/* Returns the id of a container whose record names key, or NULL. A
+ * container record that cannot be read might name it: then *errp is set
+ * and NULL returned. A damaged record names nothing. */
 static char *
-container_using(struct ctx *c, const char *key)
+container_using(struct ctx *c, const char *key, struct ck_err **errp)
 {
 	char *base = ck_asprintf("%s/namespaces", c->st.root);
 	DIR *nd = opendir(base);
 	struct dirent *ns, *de;
 	char *found = NULL;
 
-	while (nd && !found && (ns = readdir(nd)) != NULL) {
+	while (nd && !found && !*errp && (ns = readdir(nd)) != NULL) {
 		char *dir = ck_asprintf("%s/%s/containers", base, ns->d_name);
 		DIR *d = ns->d_name[0] == '.' ? NULL : opendir(dir);
 
-		while (d && !found && (de = readdir(d)) != NULL) {
+		while (d && !found && !*errp && (de = readdir(d)) != NULL) {
 			char *p = ck_asprintf("%s/%s", dir, de->d_name);
+			struct ck_err *err = NULL;
 			json_t *j = ck_has_suffix(de->d_name, ".json") ?
-				json_load_file(p, 0, NULL) : NULL;
+				ck_record_load(p, &err) : NULL;
 			const char *k = json_string_value(
 				json_object_get(j, "snapshot_key"));
 			const char *sn = json_string_value(
@@ -191,6 +192,12 @@ container_using(struct ctx *c, const char *key)
 				found = ck_asprintf("%s/%s", ns->d_name,
 					json_string_value(json_object_get(j,
 									  "id")));
+			if (err && ck_err_code(err) != CK_E_NOTFOUND &&
+			    ck_err_code(err) != CK_E_DAMAGED) {
+				ck_err_pass(errp, err);
+				err = NULL;
+			}
+			ck_err_free(&err);
 			json_decref(j);
 			free(p);
 		}
@@ -212,12 +219,14 @@ cmd_rm(struct ctx *c, struct ck_err **errp)
 	for (i = 1; i < c->o->n_args; i++) {
 		const char *key = c->o->args[i];
 		struct ck_err *err = NULL;
-		char *user = container_using(c, key);
+		char *user = container_using(c, key, &err);
 		/* user is "<ns>/<id>" */
 		char *id = user ? strchr(user, '/') : NULL;
 		int fd = -1;
 
-		if (user)
+		if (err)
+			ck_err_wrap(&err, "snapshot '%s' kept", key);
+		else if (user)
 			ck_err_setc(&err, CK_E_BUSY, 0, "snapshot '%s' is "
 				    "used by container '%s'; remove the "
 				    "container with 'ccontainer -n %.*s rm %s'",
