@@ -388,7 +388,7 @@ ck_sn_prepare(const struct ck_snapshotter *sn, const char *key,
 	      struct ck_err **errp)
 {
 	struct ck_snapshot s = { 0 }, ps;
-	int lock, rc = -1, dirs_made;
+	int lock, rc = -1, dirs_made, exists;
 
 	if (key == NULL || *key == '\0')
 		return ck_err_setc(errp, CK_E_INVALID, 0,
@@ -396,12 +396,11 @@ ck_sn_prepare(const struct ck_snapshotter *sn, const char *key,
 	lock = lock_sn(sn, errp);
 	if (lock < 0)
 		return -1;
-	rc = ck_sn_exists(sn, key, errp);
-	if (rc != 0) {
-		if (rc > 0)
+	exists = ck_sn_exists(sn, key, errp);
+	if (exists != 0) {
+		if (exists > 0)
 			ck_err_setc(errp, CK_E_EXISTS, 0,
 				    "snapshot '%s' already exists", key);
-		rc = -1;
 		goto out;
 	}
 	memset(&ps, 0, sizeof(ps));

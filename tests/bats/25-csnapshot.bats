@@ -75,6 +75,17 @@ os.setxattr(sys.argv[1], "security.capability",
 	assert_contains "$stderr" "diff needs -o <file>, --store or both"
 }
 
+@test "csnapshot prepare and view (parent not found) fail" {
+	run_tool 1 "$CSNAPSHOT" prepare k1 nosuch
+	assert_contains "$stderr" "snapshot 'nosuch' not found"
+	run_tool 1 "$CSNAPSHOT" view v1 nosuch
+	assert_contains "$stderr" "snapshot 'nosuch' not found"
+	run_tool 0 "$CSNAPSHOT" ls
+	assert_eq "$output" "" "snapshots"
+	assert_eq "$(ls "$CKIT_ROOT/snapshots/overlayfs/snapshots" | wc -l)" 0 \
+		"directories"
+}
+
 @test "csnapshot prepare, commit, view, ls and info" {
 	run_tool 0 "$CSNAPSHOT" prepare base
 	echo data >"$(snapshot_fs base)/file"
