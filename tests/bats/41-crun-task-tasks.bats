@@ -283,6 +283,9 @@ crun_wrapper() {
 	assert_file_exists "$CKIT_STATE/default/slow/config.json"
 	run_tool 0 crun-task delete --force slow
 	assert_file_not_exists "$CKIT_STATE/default/slow"
+	# runc made the task's cgroups before its hook ran.
+	run compgen -G "/sys/fs/cgroup/*/ckit/default/slow"
+	assert_eq "$output" "" "cgroups left"
 	local rc=0
 	wait "$pid" || rc=$?
 	assert_eq "$rc" 125 "status of the run"

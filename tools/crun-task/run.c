@@ -652,16 +652,25 @@ force_stop(const struct task_opts *o, const struct bundle *b)
 	return -1;
 }
 
-/* Kills a task's shim and the runtime it runs, which share the shim's
- * process group, and waits for the shim to exit. */
+/* Kills the runtime of a task that is starting, so that its shim reaps
+ * what the runtime started and exits. If the shim does not exit, its
+ * whole process group is killed. Then removes the task's cgroups, which
+ * the runtime made and no runtime state names yet. */
 static void
 kill_starting(const struct bundle *b)
 {
 	pid_t shim = read_pid_file(b, "shim.pid");
+	/* Read first: the crun-task that started the task removes the
+	 * bundle once its shim is gone. */
+	char *cgroups = runtime_spec_cgroups(b);
 
-	if (shim > 0)
-		kill(-shim, SIGKILL);
-	wait_shim_exit(b);
+	if (shim <= 0 || kill_children(shim) == 0 || !wait_shim_exit(b)) {
+		if (shim > 0)
+			kill(-shim, SIGKILL);
+		wait_shim_exit(b);
+	}
+	runtime_remove_cgroups(cgroups);
+	free(cgroups);
 }
 
 int

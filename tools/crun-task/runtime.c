@@ -320,6 +320,84 @@ out:
 	return rc;
 }
 
+int
+kill_children(pid_t pid)
+{
+	char *path = ck_asprintf("/proc/%d/task/%d/children", (int)pid,
+				 (int)pid);
+	FILE *f = fopen(path, "re");
+	int child, n = 0;
+
+	while (f && fscanf(f, "%d", &child) == 1)
+		if (child > 0 && kill(child, SIGKILL) == 0)
+			n++;
+	if (f)
+		fclose(f);
+	free(path);
+	return n;
+}
+
+/* Returns the directories that the cgroup path names in every cgroup
+ * hierarchy mounted here, from /proc/self/mountinfo. */
+static char **
+cgroup_dirs(const char *path)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char **dirs = ck_xcalloc(1, sizeof(*dirs)), *line = NULL;
+	size_t n = 0, cap = 0;
+
+	/* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS... - FSTYPE SOURCE ... */
+	while (f && getline(&line, &cap, f) > 0) {
+		char point[4096], fstype[64];
+		const char *dash = strstr(line, " - ");
+
+		if (dash == NULL ||
+		    sscanf(line, "%*s %*s %*s %*s %4095s", point) != 1 ||
+		    sscanf(dash + 3, "%63s", fstype) != 1 ||
+		    (strcmp(fstype, "cgroup") != 0 &&
+		     strcmp(fstype, "cgroup2") != 0))
+			continue;
+		dirs = ck_xrealloc(dirs, (n + 2) * sizeof(*dirs));
+		dirs[n++] = ck_asprintf("%s%s", point, path);
+		dirs[n] = NULL;
+	}
+	if (f)
+		fclose(f);
+	free(line);
+	return dirs;
+}
+
+char *
+runtime_spec_cgroups(const struct bundle *b)
+{
+	char *config = bundle_path(b, "config.json"), *path = NULL;
+	json_t *spec = json_load_file(config, 0, NULL);
+	const char *p = json_string_value(json_object_get(
+		json_object_get(spec, "linux"), "cgroupsPath"));
+
+	if (p && p[0] == '/' && !strstr(p, "/.."))
+		path = ck_xstrdup(p);
+	json_decref(spec);
+	free(config);
+	return path;
+}
+
+void
+runtime_remove_cgroups(const char *path)
+{
+	char **dirs, **d;
+	int i;
+
+	if (path == NULL)
+		return;
+	dirs = cgroup_dirs(path);
+	/* A process killed a moment ago may still be leaving. */
+	for (d = dirs; *d; d++)
+		for (i = 0; i < 20 && rmdir(*d) < 0 && errno == EBUSY; i++)
+			usleep(10000);
+	ck_strv_free(dirs);
+}
+
 void
 runtime_delete(const struct task_opts *o, const struct bundle *b)
 {

@@ -77,11 +77,34 @@ tell(struct shim *s, const char *fmt, ...)
 	free(line);
 }
 
+/*
+ * Kills and reaps the shim's children, for up to 2 s. A runtime killed
+ * part way leaves its hooks and the container's init to the shim, their
+ * subreaper. Once reaped, they are out of the task's cgroups.
+ */
+static void
+reap_children(void)
+{
+	int round;
+
+	for (round = 0; round < 200; round++) {
+		int killed = kill_children(getpid());
+
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
+		if (killed == 0 && waitpid(-1, NULL, WNOHANG) < 0 &&
+		    errno == ECHILD)
+			return;
+		usleep(10000);
+	}
+}
+
 static _Noreturn void
 fail(struct shim *s, struct ck_err *err)
 {
 	int code = ck_err_code(err);
 
+	reap_children();
 	tell(s, "error %d %s%s%s\n", code >= EXIT_TASK_FAILED ? code :
 	     EXIT_TASK_FAILED, err ? err->msg : "unknown error",
 	     err && err->errnum ? ": " : "",

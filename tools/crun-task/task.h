@@ -87,6 +87,14 @@ int runtime_start(const struct task_opts *o, const struct bundle *b,
 		  struct ck_err **errp);
 void runtime_delete(const struct task_opts *o, const struct bundle *b);
 int runtime_spec_plain(json_t *spec);
+/* Sends SIGKILL to the children of process pid; returns how many. */
+int kill_children(pid_t pid);
+/* The cgroup path of the task's spec (linux.cgroupsPath), or NULL. */
+char *runtime_spec_cgroups(const struct bundle *b);
+/* Removes the empty cgroup path in every cgroup hierarchy. runc makes a
+ * task's cgroups before its hooks run, so a task killed while it was
+ * starting leaves them, and no runc state names them. */
+void runtime_remove_cgroups(const char *path);
 int runtime_delete_stopped(const struct task_opts *o, const struct bundle *b);
 /* The runtime's stdout for a command, or NULL when it failed. */
 char *runtime_output(const struct task_opts *o, const struct bundle *b,
