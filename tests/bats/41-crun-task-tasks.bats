@@ -86,6 +86,24 @@ wait_for() {
 	assert_contains "$stderr" "only a created task can be started"
 }
 
+@test "crun-task start (task done before the attach) prints its output" {
+	# runc start returns late, after the task has exited and its shim
+	# has sent the output and the exit status and closed the socket.
+	mkdir -p "$BATS_TEST_TMPDIR/bin"
+	cat >"$BATS_TEST_TMPDIR/bin/runc" <<-EOF
+		#!/bin/sh
+		runc "\$@"
+		rc=\$?
+		case " \$* " in *" start "*) sleep 1 ;; esac
+		exit \$rc
+	EOF
+	chmod +x "$BATS_TEST_TMPDIR/bin/runc"
+	run_tool 0 crun-task create --runtime "$BATS_TEST_TMPDIR/bin/runc" "$IMG" \
+		late1 sh -c 'echo started; exit 4'
+	run_tool 4 crun-task start late1
+	assert_eq "$output" started "stdout"
+}
+
 @test "crun-task exec runs in a running task" {
 	run_tool 0 crun-task run -d "$IMG" ex1 sh -c 'echo inside >/tmp/mark; sleep 30'
 	wait_for "$CKIT_STATE/default/ex1/init.pid"

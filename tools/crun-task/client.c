@@ -112,8 +112,10 @@ client_attach(int fd, int tty, int forward_stdin, pid_t init)
 	struct pollfd p[3];
 	int sfd = forward_signals(), rc = -2;
 
-	if (frame_send(fd, FRAME_ATTACH, NULL, 0) < 0)
-		return -1;
+	/* A task that has exited already has sent its output and exit
+	 * status before its shim closed the socket: this send then fails,
+	 * and the frames are read all the same. */
+	frame_send(fd, FRAME_ATTACH, NULL, 0);
 	if (tty)
 		send_size(fd);
 	while (rc == -2) {
