@@ -322,7 +322,8 @@ journal_write(const struct ck_store *st, enum journal_op op,
 	j = json_pack("{s:s, s:b, s:o}", "op", op == JOURNAL_CREATE ?
 		      "create" : "delete", "keep_snapshot", keep_snapshot,
 		      "record", ck_container_to_json(c));
-	rc = write_json(path, j, JSON_COMPACT, 0600, !st->no_sync, errp);
+	/* Always synced: a recovery after a crash relies on the entry. */
+	rc = write_json(path, j, JSON_COMPACT, 0600, 1, errp);
 	json_decref(j);
 	free(path);
 	return rc;
@@ -597,10 +598,10 @@ check_free(const struct ck_store *st, const struct ck_snapshotter *sn,
 	   const struct ck_container *c, struct ck_err **errp)
 {
 	char *path = record_path(st, c->id);
-	int taken = ck_path_exists(path), exists;
+	int record_exists = ck_path_exists(path), exists;
 
 	free(path);
-	if (taken)
+	if (record_exists)
 		return ck_err_setc(errp, CK_E_EXISTS, 0, "container '%s' "
 				   "already exists in namespace '%s'", c->id,
 				   st->ns);

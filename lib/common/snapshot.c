@@ -1533,7 +1533,9 @@ ck_sn_list(const struct ck_snapshotter *sn, struct ck_snapshot **list,
 			*list = ck_xrealloc(*list, (*n + 1) * sizeof(s));
 			(*list)[(*n)++] = s;
 		} else {
-			/* A record removed since readdir is not a problem. */
+			/* A record removed since readdir is not a problem.
+			 * NOTE: one that cannot be read only gets a warning,
+			 * so the list is incomplete and still returns 0. */
 			if (ck_err_code(err) != CK_E_NOTFOUND)
 				ck_log(CK_LOG_WARNING, "skipping a snapshot "
 				       "record: %s", err->msg);

@@ -60,12 +60,10 @@ view_key(const struct ck_store *st, const struct ck_snapshotter *sn,
 	exists = ck_sn_exists(sn, key, errp);
 	if (exists > 0)
 		return key;
-	if (exists < 0)
-		/* the error is set */;
-	else if (o->snapshot)
+	if (exists == 0 && o->snapshot)
 		ck_err_setc(errp, CK_E_NOTFOUND, 0, "snapshot '%s' not found",
 			    key);
-	else
+	else if (exists == 0)
 		ck_err_setc(errp, CK_E_NOTFOUND, 0, "image '%s' is not "
 			    "unpacked; run 'cunpack %s' first", img->name,
 			    img->name);

@@ -408,11 +408,12 @@ count_unpacked(const struct ck_snapshotter *sn, const struct ck_layers *l,
 	size_t i;
 	int rc = 0;
 
-	for (i = l->n; i > 0 && rc == 0; i--)
+	for (i = l->n; i > 0; i--) {
 		rc = ck_sn_exists(sn, l->chain[i - 1], errp);
-	if (rc < 0)
-		return -1;
-	return rc > 0 ? (ssize_t)i + 1 : 0;
+		if (rc != 0)
+			break;
+	}
+	return rc < 0 ? -1 : (ssize_t)i;
 }
 
 static int

@@ -235,36 +235,36 @@ os.execv(sys.argv[1], sys.argv[1:])' "$TOP/tools/cunpack/cunpack" \
 	assert_contains "$output" "sha256:" "digest"
 }
 
-@test "csnapshot commit (existing name unreadable) fails, keeps the layer" {
-	requires strace
-	local chain meta before
+# unpack_layers: unpack test/layers and set CHAIN to its top chain ID,
+# META to that layer's record file and BEFORE to the record's text.
+unpack_layers() {
 	pull_fixture layers
 	run_tool 0 cunpack "$REGISTRY/test/layers:latest"
-	chain=$output
-	meta=$(snapshot_meta "$chain")
-	before=$(cat "$meta")
+	CHAIN=$output
+	META=$(snapshot_meta "$CHAIN")
+	BEFORE=$(cat "$META")
+}
+
+@test "csnapshot commit (existing name unreadable) fails, keeps the layer" {
+	requires strace
+	unpack_layers
 	run_tool 0 "$CSNAPSHOT" prepare empty
-	run strace -f -qq -o /dev/null -P "$meta" -e trace=openat \
-		-e inject=openat:error=EIO "$CSNAPSHOT" commit "$chain" empty
+	run strace -f -qq -o /dev/null -P "$META" -e trace=openat \
+		-e inject=openat:error=EIO "$CSNAPSHOT" commit "$CHAIN" empty
 	assert_eq "$status" 1 "status"
-	assert_contains "$output" "$meta" "the file in the error"
-	assert_eq "$(cat "$meta")" "$before" "the layer's record"
+	assert_contains "$output" "$META" "the file in the error"
+	assert_eq "$(cat "$META")" "$BEFORE" "the layer's record"
 }
 
 @test "cunpack (top record unreadable) fails, keeps the layer" {
 	requires strace
-	local chain meta before
-	pull_fixture layers
-	run_tool 0 cunpack "$REGISTRY/test/layers:latest"
-	chain=$output
-	meta=$(snapshot_meta "$chain")
-	before=$(cat "$meta")
-	run strace -f -qq -o /dev/null -P "$meta" -e trace=openat \
+	unpack_layers
+	run strace -f -qq -o /dev/null -P "$META" -e trace=openat \
 		-e inject=openat:error=EMFILE "$TOP/tools/cunpack/cunpack" \
 		"$REGISTRY/test/layers:latest"
 	assert_eq "$status" 1 "status"
-	assert_contains "$output" "$meta" "the file in the error"
-	assert_eq "$(cat "$meta")" "$before" "the layer's record"
+	assert_contains "$output" "$META" "the file in the error"
+	assert_eq "$(cat "$META")" "$BEFORE" "the layer's record"
 	run_tool 0 cunpack "$REGISTRY/test/layers:latest"
 	assert_eq "$(ls "$CKIT_ROOT/snapshots/overlayfs/snapshots" | wc -l)" \
 		"$(snapshot_keys | wc -l)" "directories, one per record"
