@@ -11,7 +11,7 @@ PKG_CONFIG ?= pkg-config
 CC ?= cc
 
 TOOLS := cpull cunpack cspec crun-task cplatform csnapshot cpush ccontainer
-MODULES := libcurl libcrypto jansson libarchive libzstd libseccomp libcap libisal zlib
+MODULES := libcurl nettle jansson libarchive libzstd libseccomp libcap libisal zlib
 
 CFLAGS ?= -O2 -g
 CFLAGS += -Wall -Wextra -std=gnu11 -D_FILE_OFFSET_BITS=64

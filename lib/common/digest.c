@@ -1,13 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * SHA-256 content digests through OpenSSL's SHA256_* functions. OpenSSL 3
- * marks them deprecated in favour of EVP, but EVP loads openssl.cnf and
- * initializes a provider on first use, about 1 ms of every start of a
- * tool that hashes a manifest. These functions run the same assembly
- * (SHA extensions where the CPU has them) without that set-up.
+ * SHA-256 content digests through nettle, which uses the SHA extensions
+ * where the CPU has them. Loading libnettle adds about 0.1 ms to a tool's
+ * start, against 0.6 ms for OpenSSL's libcrypto.
  */
-#define OPENSSL_SUPPRESS_DEPRECATED
-#include <openssl/sha.h>
+#include <nettle/sha2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +13,7 @@
 #include "util.h"
 
 struct ck_sha256 {
-	SHA256_CTX ctx;
+	struct sha256_ctx ctx;
 };
 
 struct ck_sha256 *
@@ -24,31 +21,28 @@ ck_sha256_new(void)
 {
 	struct ck_sha256 *h = ck_xmalloc(sizeof(*h));
 
-	if (SHA256_Init(&h->ctx) != 1)
-		CK_BUG("SHA256_Init failed");
+	sha256_init(&h->ctx);
 	return h;
 }
 
 void
 ck_sha256_update(struct ck_sha256 *h, const void *data, size_t len)
 {
-	if (SHA256_Update(&h->ctx, data, len) != 1)
-		CK_BUG("SHA256_Update failed");
+	sha256_update(&h->ctx, len, data);
 }
 
 char *
 ck_sha256_final(struct ck_sha256 *h)
 {
-	unsigned char md[SHA256_DIGEST_LENGTH];
+	unsigned char md[SHA256_DIGEST_SIZE];
 	unsigned int i;
 	char *s;
 
-	if (SHA256_Final(md, &h->ctx) != 1)
-		CK_BUG("SHA256_Final failed");
+	sha256_digest(&h->ctx, sizeof(md), md);
 	free(h);
 	s = ck_xmalloc(7 + 64 + 1);
 	memcpy(s, "sha256:", 7);
-	for (i = 0; i < SHA256_DIGEST_LENGTH; i++)
+	for (i = 0; i < SHA256_DIGEST_SIZE; i++)
 		sprintf(s + 7 + 2 * i, "%02x", md[i]);
 	return s;
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * SHA-256 content digests in the OCI form "sha256:<64 lower-case hex>",
- * computed incrementally with OpenSSL.
+ * computed incrementally with nettle.
  */
 #ifndef CK_DIGEST_H
 #define CK_DIGEST_H
