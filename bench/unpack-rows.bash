@@ -17,6 +17,10 @@
 #   ref-btrfs-gunzip-tar-x-debian, ref-btrfs-tar-x-smallfiles
 #                             peer-baseline's two references, written to
 #                             the btrfs of cunpack's btrfs rows
+#   ref-gunzip-tar-x-smallfiles, ref-btrfs-gunzip-tar-x-smallfiles
+#                             gzip -dc | tar -x of the smallfiles layer blob
+#                             onto the ext4 and the btrfs: the same work as
+#                             the Debian reference, for the other image
 #
 # and writes $UNPACK_SUMMARY: medians, ratios and peak memory.
 
@@ -85,7 +89,16 @@ measure umoci-raw-unpack-layers-10 "$RUNS" \
 	"rm -rf $W/umoci/layers-10; sync" \
 	"umoci raw unpack --image $T/ref/layers-10:10 $W/umoci/layers-10"
 
+measure ref-gunzip-tar-x-smallfiles "$RUNS" \
+	"gzip -dc | tar -x of smallfiles layer onto disk" \
+	"rm -rf $W/tarx; mkdir $W/tarx; sync" \
+	"gzip -dc $SMALL_GZ | tar -xf - -C $W/tarx"
+rm -rf "$W/tarx"
 if ((BTRFS_ON)); then
+	measure ref-btrfs-gunzip-tar-x-smallfiles "$RUNS" \
+		"gzip -dc | tar -x of smallfiles layer onto the btrfs" \
+		"rm -rf $T/btrfs/tarx; mkdir $T/btrfs/tarx; sync" \
+		"gzip -dc $SMALL_GZ | tar -xf - -C $T/btrfs/tarx"
 	measure ref-btrfs-gunzip-tar-x-debian "$RUNS" \
 		"gzip -dc | tar -x of debian layer onto the btrfs" \
 		"rm -rf $T/btrfs/tarx; mkdir $T/btrfs/tarx; sync" \
@@ -180,6 +193,28 @@ ck_ratio() {
 		echo "On the btrfs: $(ck_fmt "$(ck_median ref-btrfs-gunzip-tar-x-debian)") and"
 		echo "$(ck_fmt "$(ck_median ref-btrfs-tar-x-smallfiles)")."
 	fi
+	echo
+	echo "cunpack against \`gzip -dc | tar -x\` of the same layer blob onto the"
+	echo "same filesystem (ratios above 1: cunpack is faster). cunpack also"
+	echo "verifies both digests and, unless --no-sync, syncs the snapshot and"
+	echo "commits it; the references leave their files unsynced."
+	echo
+	echo "| image | snapshotter | cunpack | --no-sync | gzip -dc \\| tar -x | reference/cunpack |"
+	echo "|---|---|---|---|---|---|"
+	for im in debian:bookworm smallfiles:latest; do
+		s=$(slug "$im")
+		for sn in "${CK_SNAPSHOTTERS[@]}"; do
+			case $sn/$im in
+			btrfs/debian*) r=$(ck_median ref-btrfs-gunzip-tar-x-debian) ;;
+			btrfs/small*) r=$(ck_median ref-btrfs-gunzip-tar-x-smallfiles) ;;
+			*/debian*) r=$(ck_median ref-gunzip-tar-x-debian) ;;
+			*) r=$(ck_median ref-gunzip-tar-x-smallfiles) ;;
+			esac
+			ck=$(ck_median "cunpack-$sn-$s")
+			nosync=$(ck_median "cunpack-nosync-$sn-$s")
+			echo "| bench/$im | $sn | $(ck_fmt "$ck") | $(ck_fmt "$nosync") | $(ck_fmt "$r") | $(ck_ratio "$r" "$ck") |"
+		done
+	done
 	echo
 	echo "Peak resident memory (KiB, one run, overlayfs for cunpack):"
 	echo
