@@ -1021,7 +1021,7 @@ cmp_id(const void *a, const void *b)
 
 int
 ck_container_list(const struct ck_store *st, struct ck_container **v,
-		  size_t *n, struct ck_err **errp)
+		  size_t *n, size_t *skipped, struct ck_err **errp)
 {
 	char *dir = containers_dir(st);
 	struct dirent *de;
@@ -1029,6 +1029,7 @@ ck_container_list(const struct ck_store *st, struct ck_container **v,
 
 	*v = NULL;
 	*n = 0;
+	*skipped = 0;
 	if (d == NULL && errno != ENOENT) {
 		ck_err_set(errp, errno, "open '%s'", dir);
 		free(dir);
@@ -1056,6 +1057,7 @@ ck_container_list(const struct ck_store *st, struct ck_container **v,
 			/* A record removed since readdir is no container. */
 			ck_log(CK_LOG_WARNING, "skipping container '%s': %s",
 			       id, err->msg);
+			(*skipped)++;
 		}
 		ck_err_free(&err);
 		free(id);

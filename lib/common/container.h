@@ -72,10 +72,10 @@ int ck_container_new(const struct ck_store *st,
  */
 int ck_container_delete(const struct ck_store *st, const char *id,
 			int keep_snapshot, struct ck_err **errp);
-/* Lists the records sorted by ID; unreadable records are skipped with a
- * warning. */
+/* Lists the records sorted by ID. Each record that cannot be read gets
+ * a warning and is counted in *skipped. */
 int ck_container_list(const struct ck_store *st, struct ck_container **v,
-		      size_t *n, struct ck_err **errp);
+		      size_t *n, size_t *skipped, struct ck_err **errp);
 void ck_container_list_free(struct ck_container *v, size_t n);
 /*
  * Sets labels under the namespace lock: values[i] NULL or "" removes

@@ -1508,7 +1508,7 @@ cmp_keys(const void *a, const void *b)
 
 int
 ck_sn_list(const struct ck_snapshotter *sn, struct ck_snapshot **list,
-	   size_t *n, struct ck_err **errp)
+	   size_t *n, size_t *skipped, struct ck_err **errp)
 {
 	char *dir = ck_asprintf("%s/meta", sn->dir);
 	struct ck_err *err = NULL;
@@ -1517,6 +1517,7 @@ ck_sn_list(const struct ck_snapshotter *sn, struct ck_snapshot **list,
 
 	*list = NULL;
 	*n = 0;
+	*skipped = 0;
 	if (d == NULL) {
 		ck_err_set(errp, errno, "open '%s'", dir);
 		free(dir);
@@ -1533,12 +1534,12 @@ ck_sn_list(const struct ck_snapshotter *sn, struct ck_snapshot **list,
 			*list = ck_xrealloc(*list, (*n + 1) * sizeof(s));
 			(*list)[(*n)++] = s;
 		} else {
-			/* A record removed since readdir is not a problem.
-			 * NOTE: one that cannot be read only gets a warning,
-			 * so the list is incomplete and still returns 0. */
-			if (ck_err_code(err) != CK_E_NOTFOUND)
+			/* A record removed since readdir is not a problem. */
+			if (ck_err_code(err) != CK_E_NOTFOUND) {
 				ck_log(CK_LOG_WARNING, "skipping a snapshot "
 				       "record: %s", err->msg);
+				(*skipped)++;
+			}
 			ck_err_free(&err);
 		}
 		free(p);

@@ -165,9 +165,10 @@ int ck_sn_hold(const struct ck_snapshotter *sn, const char *key, int *fd,
 int ck_sn_lock_fill(const struct ck_snapshotter *sn,
 		    const struct ck_snapshot *s, struct ck_err **errp);
 
-/* Lists every snapshot record, sorted by key. */
+/* Lists every snapshot record that can be read, sorted by key. Each
+ * record that cannot be read gets a warning and is counted in *skipped. */
 int ck_sn_list(const struct ck_snapshotter *sn, struct ck_snapshot **list,
-	       size_t *n, struct ck_err **errp);
+	       size_t *n, size_t *skipped, struct ck_err **errp);
 void ck_snapshot_list_free(struct ck_snapshot *list, size_t n);
 const char *ck_sn_kind_name(enum ck_snap_kind kind);
 

@@ -148,7 +148,7 @@ os.setxattr(sys.argv[1], "security.capability",
 	for damage in "" '{"key": "de' '{"key": 5}'; do
 		run_tool 0 "$CSNAPSHOT" prepare "$key"
 		printf '%s' "$damage" >"$(snapshot_meta "$key")"
-		run_tool 0 "$CSNAPSHOT" ls
+		run_tool 1 "$CSNAPSHOT" ls
 		assert_eq "$output" "" "ls"
 		assert_contains "$stderr" "skipping a snapshot record" "ls warning"
 		run_tool 0 "$CSNAPSHOT" rm "$key"
@@ -157,6 +157,22 @@ os.setxattr(sys.argv[1], "security.capability",
 		assert_eq "$(ls "$CKIT_ROOT/snapshots/overlayfs/snapshots")" "" \
 			"directories left"
 	done
+}
+
+@test "csnapshot ls (damaged record) lists the rest, exits 1" {
+	run_tool 0 "$CSNAPSHOT" prepare default/good
+	run_tool 0 "$CSNAPSHOT" prepare default/bad
+	printf '{"key": "de' >"$(snapshot_meta default/bad)"
+	run_tool 1 "$CSNAPSHOT" ls
+	assert_eq "$output" "$(printf 'default/good\t\tactive')" "ls output"
+	assert_contains "$stderr" "skipping a snapshot record" "warning"
+	assert_contains "$stderr" "1 snapshot record could not be read and was left out" "error"
+	run_tool 1 "$CSNAPSHOT" usage
+	assert_contains "$output" "default/good" "usage output"
+	assert_contains "$stderr" "1 snapshot record could not be read" "usage error"
+	run_tool 0 "$CSNAPSHOT" rm default/bad
+	run_tool 0 "$CSNAPSHOT" ls
+	assert_eq "$stderr" "" "stderr after rm"
 }
 
 @test "csnapshot rm (damaged record with a child) keeps it" {

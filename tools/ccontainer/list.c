@@ -50,9 +50,9 @@ cmd_ls(const struct options *o, const struct ck_store *st)
 {
 	struct ck_container *v;
 	struct ck_err *err = NULL;
-	size_t i, n;
+	size_t i, n, skipped;
 
-	if (ck_container_list(st, &v, &n, &err) < 0) {
+	if (ck_container_list(st, &v, &n, &skipped, &err) < 0) {
 		ck_err_print("ccontainer", err);
 		ck_err_free(&err);
 		return 1;
@@ -64,5 +64,13 @@ cmd_ls(const struct options *o, const struct ck_store *st)
 		if (matches(o, &v[i]))
 			print_one(o, &v[i]);
 	ck_container_list_free(v, n);
+	/* A script must not take a partial list for the whole one. */
+	if (skipped > 0) {
+		fprintf(stderr, "ccontainer: %zu container record%s could not "
+			"be read and %s left out (see the warnings above)\n",
+			skipped, skipped == 1 ? "" : "s",
+			skipped == 1 ? "was" : "were");
+		return 1;
+	}
 	return 0;
 }

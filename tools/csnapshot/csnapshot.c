@@ -248,13 +248,26 @@ cmd_rm(struct ctx *c, struct ck_err **errp)
 	return 0;
 }
 
+/* Fails after a listing that skipped unreadable records, so that a
+ * script does not take a partial list for the whole one. */
+static int
+check_skipped(size_t skipped, struct ck_err **errp)
+{
+	if (skipped == 0)
+		return 0;
+	return ck_err_setc(errp, CK_E_DAMAGED, 0, "%zu snapshot record%s "
+			   "could not be read and %s left out (see the "
+			   "warnings above)", skipped, skipped == 1 ? "" : "s",
+			   skipped == 1 ? "was" : "were");
+}
+
 static int
 cmd_ls(struct ctx *c, struct ck_err **errp)
 {
 	struct ck_snapshot *list;
-	size_t i, n;
+	size_t i, n, skipped;
 
-	if (ck_sn_list(&c->sn, &list, &n, errp) < 0)
+	if (ck_sn_list(&c->sn, &list, &n, &skipped, errp) < 0)
 		return -1;
 	for (i = 0; i < n; i++) {
 		if (c->o->json) {
@@ -269,7 +282,7 @@ cmd_ls(struct ctx *c, struct ck_err **errp)
 		}
 	}
 	ck_snapshot_list_free(list, n);
-	return 0;
+	return check_skipped(skipped, errp);
 }
 
 static int
@@ -454,7 +467,7 @@ static int
 cmd_usage(struct ctx *c, struct ck_err **errp)
 {
 	struct ck_snapshot *list, s;
-	size_t i, n;
+	size_t i, n, skipped;
 
 	if (c->o->n_args > 1) {
 		if (ck_sn_stat(&c->sn, c->o->args[1], &s, errp) < 0)
@@ -463,12 +476,12 @@ cmd_usage(struct ctx *c, struct ck_err **errp)
 		ck_snapshot_free(&s);
 		return 0;
 	}
-	if (ck_sn_list(&c->sn, &list, &n, errp) < 0)
+	if (ck_sn_list(&c->sn, &list, &n, &skipped, errp) < 0)
 		return -1;
 	for (i = 0; i < n; i++)
 		print_usage(c, &list[i]);
 	ck_snapshot_list_free(list, n);
-	return 0;
+	return check_skipped(skipped, errp);
 }
 
 static int
