@@ -17,6 +17,10 @@
 #   ref-btrfs-gunzip-tar-x-debian, ref-btrfs-tar-x-smallfiles
 #                             peer-baseline's two references, written to
 #                             the btrfs of cunpack's btrfs rows
+#   umoci-btrfs-raw-unpack-IMAGE
+#                             umoci raw unpack onto the btrfs, for the
+#                             btrfs rows: peer-baseline's umoci rows
+#                             write to the ext4
 #   ref-gunzip-tar-x-smallfiles, ref-btrfs-gunzip-tar-x-smallfiles
 #                             gzip -dc | tar -x of the smallfiles layer blob
 #                             onto the ext4 and the btrfs: the same work as
@@ -108,6 +112,16 @@ if ((BTRFS_ON)); then
 		"rm -rf $T/btrfs/tarx; mkdir $T/btrfs/tarx; sync" \
 		"tar -xf $SMALL_TAR -C $T/btrfs/tarx"
 	rm -rf "$T/btrfs/tarx"
+	mkdir -p "$T/btrfs/umoci"
+	for im in "${CK_IMAGES[@]}"; do
+		[[ $im != *zstd ]] || continue
+		s=$(slug "$im")
+		measure "umoci-btrfs-raw-unpack-$s" "$RUNS" \
+			"umoci raw unpack (rootfs only) onto the btrfs, bench/$im" \
+			"rm -rf $T/btrfs/umoci/$s; sync" \
+			"umoci raw unpack --image $T/ref/$s:${im#*:} $T/btrfs/umoci/$s"
+	done
+	rm -rf "$T/btrfs/umoci"
 fi
 
 # Trees: overlayfs through a read-only view, the others as they are.
@@ -164,6 +178,7 @@ ck_ratio() {
 	echo "Medians of $RUNS cold runs on $(uname -r), $(nproc) cores, $(date -u +%F)."
 	echo "ctr unpack = ctr image pull minus ctr content fetch of the same image."
 	echo "Ratios are peer time / cunpack time (above 1: cunpack is faster)."
+	echo "umoci writes to the filesystem of the row: the ext4, or the btrfs for btrfs."
 	echo
 	echo "native flattens by default, btrfs and overlayfs keep a snapshot per layer;"
 	echo "the \"other layout\" column is native --no-flatten and btrfs --flatten."
@@ -177,6 +192,9 @@ ck_ratio() {
 			nosync=$(ck_median "cunpack-nosync-$sn-$s")
 			other=$(ck_median "cunpack-other-$sn-$s")
 			umoci=$(ck_median "umoci-raw-unpack-$s")
+			if [[ $sn == btrfs ]]; then
+				umoci=$(ck_median "umoci-btrfs-raw-unpack-$s")
+			fi
 			pull=$(ck_median "ctr-pull-$sn-$s")
 			fetch=$(ck_median "ctr-fetch-$s")
 			unpack=
