@@ -497,9 +497,10 @@ journal_recover_all(const struct ck_store *st)
 		id = ck_xstrndup(de->d_name, strlen(de->d_name) - 5);
 		if (ck_container_id_check(id, NULL) == 0 &&
 		    journal_recover(st, id, &err) < 0) {
-			ck_log(CK_LOG_WARNING, "%s%s%s", err->msg,
-			       err->errnum ? ": " : "",
-			       err->errnum ? strerror(err->errnum) : "");
+			char *text = ck_err_text(err);
+
+			ck_log(CK_LOG_WARNING, "%s", text);
+			free(text);
 			ck_err_free(&err);
 		}
 		free(id);
@@ -1019,6 +1020,27 @@ cmp_id(const void *a, const void *b)
 		      ((const struct ck_container *)b)->id);
 }
 
+/* Returns whether <name>.json is a runtime spec that crun-task kept
+ * beside the records before specs/ existed: <id>.spec.json, with
+ * ociVersion and no ID. A container may be named "x.spec" too. */
+static int
+old_spec_file(const struct ck_store *st, const char *name)
+{
+	char *path;
+	json_t *j;
+	int is_spec;
+
+	if (!ck_has_suffix(name, ".spec"))
+		return 0;
+	path = record_path(st, name);
+	j = ck_record_load(path, NULL);
+	free(path);
+	is_spec = json_is_string(json_object_get(j, "ociVersion")) &&
+		  json_object_get(j, "id") == NULL;
+	json_decref(j);
+	return is_spec;
+}
+
 int
 ck_container_list(const struct ck_store *st, struct ck_container **v,
 		  size_t *n, size_t *skipped, struct ck_err **errp)
@@ -1051,12 +1073,15 @@ ck_container_list(const struct ck_store *st, struct ck_container **v,
 		} else if (read_record(st, id, &(*v)[*n], &err) == 0) {
 			(*n)++;
 		} else if (ck_err_code(err) == CK_E_INVALID &&
-			   ck_has_suffix(id, ".spec")) {
+			   old_spec_file(st, id)) {
 			/* a spec file of an older crun-task */
 		} else if (ck_err_code(err) != CK_E_NOTFOUND) {
 			/* A record removed since readdir is no container. */
+			char *text = ck_err_text(err);
+
 			ck_log(CK_LOG_WARNING, "skipping container '%s': %s",
-			       id, err->msg);
+			       id, text);
+			free(text);
 			(*skipped)++;
 		}
 		ck_err_free(&err);

@@ -99,6 +99,16 @@ ck_err_free(struct ck_err **errp)
 	*errp = NULL;
 }
 
+char *
+ck_err_text(const struct ck_err *err)
+{
+	if (err == NULL)
+		return ck_xstrdup("unknown error");
+	if (err->errnum != 0)
+		return ck_asprintf("%s: %s", err->msg, strerror(err->errnum));
+	return ck_xstrdup(err->msg);
+}
+
 void
 ck_err_print(const char *tool, const struct ck_err *err)
 {

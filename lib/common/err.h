@@ -39,6 +39,8 @@ int ck_err_code(const struct ck_err *err);
 int ck_err_pass(struct ck_err **errp, struct ck_err *err);
 void ck_err_free(struct ck_err **errp);
 void ck_err_print(const char *tool, const struct ck_err *err);
+/* Returns the message with the errno text, as ck_err_print prints it. */
+char *ck_err_text(const struct ck_err *err);
 
 #define CK_BUG(msg)                                                          \
 	ck_bug(__FILE__, __LINE__, (msg))

@@ -1506,6 +1506,25 @@ cmp_keys(const void *a, const void *b)
 		      ((const struct ck_snapshot *)b)->key);
 }
 
+/* Fails, and frees s, when the record at path contains a key whose
+ * record belongs under another name: a record copied or renamed by hand. */
+static int
+misplaced(const struct ck_snapshotter *sn, const char *path,
+	  struct ck_snapshot *s, struct ck_err **errp)
+{
+	char *expected = meta_path(sn, s->key);
+	int rc = 0;
+
+	if (strcmp(expected, path) != 0) {
+		rc = ck_err_setc(errp, CK_E_INVALID, 0, "'%s' contains the "
+				 "record of snapshot '%s', which belongs in "
+				 "'%s'", path, s->key, expected);
+		ck_snapshot_free(s);
+	}
+	free(expected);
+	return rc;
+}
+
 int
 ck_sn_list(const struct ck_snapshotter *sn, struct ck_snapshot **list,
 	   size_t *n, size_t *skipped, struct ck_err **errp)
@@ -1530,18 +1549,20 @@ ck_sn_list(const struct ck_snapshotter *sn, struct ck_snapshot **list,
 		if (!ck_has_suffix(de->d_name, ".json"))
 			continue;
 		p = ck_asprintf("%s/%s", dir, de->d_name);
-		if (read_record(p, &s, &err) == 0) {
+		if (read_record(p, &s, &err) == 0 &&
+		    misplaced(sn, p, &s, &err) == 0) {
 			*list = ck_xrealloc(*list, (*n + 1) * sizeof(s));
 			(*list)[(*n)++] = s;
-		} else {
+		} else if (ck_err_code(err) != CK_E_NOTFOUND) {
 			/* A record removed since readdir is not a problem. */
-			if (ck_err_code(err) != CK_E_NOTFOUND) {
-				ck_log(CK_LOG_WARNING, "skipping a snapshot "
-				       "record: %s", err->msg);
-				(*skipped)++;
-			}
-			ck_err_free(&err);
+			char *text = ck_err_text(err);
+
+			ck_log(CK_LOG_WARNING, "skipping a snapshot record: %s",
+			       text);
+			free(text);
+			(*skipped)++;
 		}
+		ck_err_free(&err);
 		free(p);
 	}
 	closedir(d);

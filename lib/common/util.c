@@ -171,14 +171,39 @@ int
 ck_read_file(const char *path, size_t max, char **data, size_t *len,
 	     struct ck_err **errp)
 {
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return ck_err_set(errp, errno, "open '%s'", path);
+	return ck_read_fd(fd, path, max, data, len, errp);
+}
+
+const char *
+ck_file_type_name(mode_t mode)
+{
+	if (S_ISDIR(mode))
+		return "directory";
+	if (S_ISFIFO(mode))
+		return "FIFO";
+	if (S_ISSOCK(mode))
+		return "socket";
+	if (S_ISCHR(mode))
+		return "character device";
+	if (S_ISBLK(mode))
+		return "block device";
+	if (S_ISLNK(mode))
+		return "symbolic link";
+	return "regular file";
+}
+
+int
+ck_read_fd(int fd, const char *path, size_t max, char **data, size_t *len,
+	   struct ck_err **errp)
+{
 	struct ck_buf b = { 0 };
 	char chunk[65536];
 	ssize_t n;
-	int fd;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return ck_err_set(errp, errno, "open '%s'", path);
 	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
 		if (n < 0) {
 			if (errno == EINTR)

@@ -37,6 +37,11 @@ void ck_buf_free(struct ck_buf *b);
 int ck_mkdir_p(const char *path, mode_t mode, struct ck_err **errp);
 int ck_read_file(const char *path, size_t max, char **data, size_t *len,
 		 struct ck_err **errp);
+/* Returns the name of mode's file type, such as "FIFO". */
+const char *ck_file_type_name(mode_t mode);
+/* Reads fd to its end and closes it; path names it in errors. */
+int ck_read_fd(int fd, const char *path, size_t max, char **data,
+	       size_t *len, struct ck_err **errp);
 int ck_write_file_atomic(const char *path, const void *data, size_t len,
 			 mode_t mode, struct ck_err **errp);
 /* Like ck_write_file_atomic without the fsyncs: readers still see the

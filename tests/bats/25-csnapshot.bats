@@ -175,6 +175,64 @@ os.setxattr(sys.argv[1], "security.capability",
 	assert_eq "$stderr" "" "stderr after rm"
 }
 
+@test "csnapshot ls (FIFO, symlink, directory records) warns, exits 1" {
+	local kind meta
+	for kind in fifo symlink dir; do
+		run_tool 0 "$CSNAPSHOT" prepare default/good
+		run_tool 0 "$CSNAPSHOT" prepare default/bad
+		meta=$(snapshot_meta default/bad)
+		rm "$meta"
+		case $kind in
+		fifo) mkfifo "$meta" ;;
+		symlink) ln -s /nonexistent "$meta" ;;
+		dir) mkdir "$meta" ;;
+		esac
+		run_tool 1 timeout 10 "$CSNAPSHOT" ls
+		assert_eq "$output" "$(printf 'default/good\t\tactive')" "ls output ($kind)"
+		assert_contains "$stderr" "not a record" "warning ($kind)"
+		assert_contains "$stderr" "1 snapshot record could not be read" "error ($kind)"
+		if [[ $kind != dir ]]; then
+			run_tool 0 timeout 10 "$CSNAPSHOT" rm default/bad
+			assert_file_not_exists "$meta" "record ($kind)"
+		else
+			rmdir "$meta"
+		fi
+		run_tool 0 "$CSNAPSHOT" rm default/good
+	done
+}
+
+@test "csnapshot ls (record under another key's name) warns, exits 1" {
+	run_tool 0 "$CSNAPSHOT" prepare default/a
+	run_tool 0 "$CSNAPSHOT" prepare default/b
+	cp "$(snapshot_meta default/a)" "$(snapshot_meta default/b)"
+	run_tool 1 "$CSNAPSHOT" ls
+	assert_eq "$output" "$(printf 'default/a\t\tactive')" "ls output"
+	assert_contains "$stderr" "contains the record of snapshot 'default/a', which belongs in" "warning"
+}
+
+@test "csnapshot ls (stdout full) exits 1" {
+	run_tool 0 "$CSNAPSHOT" prepare default/a
+	run bash -c '"$1" ls >/dev/full' _ "$CSNAPSHOT"
+	assert_eq "$status" 1 "status"
+	assert_contains "$output" "write to stdout: No space left on device" "message"
+}
+
+@test "completion csnapshot rm lists keys past FIFO and directory records" {
+	local meta_dir
+	run_tool 0 "$CSNAPSHOT" prepare default/k1
+	run_tool 0 "$CSNAPSHOT" prepare default/k2
+	meta_dir=$(dirname "$(snapshot_meta default/k1)")
+	mkfifo "$meta_dir/0fifo.json"
+	mkdir "$meta_dir/0dir.json"
+	run timeout 10 bash -c '
+		source "$1"
+		COMP_WORDS=(csnapshot rm ""); COMP_CWORD=2
+		_csnapshot; printf "%s\n" "${COMPREPLY[@]}" | sort' _ \
+		"$TOP/completions/bash/csnapshot"
+	assert_eq "$status" 0 "status"
+	assert_eq "$output" "$(printf 'default/k1\ndefault/k2')" "keys"
+}
+
 @test "csnapshot rm (damaged record with a child) keeps it" {
 	run_tool 0 "$CSNAPSHOT" prepare base
 	run_tool 0 "$CSNAPSHOT" commit layer1 base

@@ -325,6 +325,36 @@ runc_status() {
 	assert_contains "$stderr" "2 container records could not be read and were left out"
 }
 
+@test "ccontainer ls (FIFO and symlink records) warns, exits 1" {
+	run_tool 0 "$CCONTAINER" create "$IMG" c1
+	mkfifo "$CONTAINERS/c2.json"
+	ln -s /nonexistent "$CONTAINERS/c3.json"
+	run_tool 1 timeout 10 "$CCONTAINER" ls -q
+	assert_eq "$output" c1 "containers"
+	assert_contains "$stderr" "skipping container 'c2': '$CONTAINERS/c2.json' is a FIFO, not a record"
+	assert_contains "$stderr" "skipping container 'c3': '$CONTAINERS/c3.json' is a symbolic link, not a record"
+	run_tool 0 timeout 10 "$CCONTAINER" rm c2 c3
+	assert_file_not_exists "$CONTAINERS/c2.json" "FIFO"
+	assert_file_not_exists "$CONTAINERS/c3.json" "symlink"
+	run_tool 0 "$CCONTAINER" ls -q
+}
+
+@test "ccontainer ls (ID ending in .spec, damaged) warns, exits 1" {
+	run_tool 0 "$CCONTAINER" create "$IMG" app.spec
+	jq -c '.labels = [1]' "$CONTAINERS/app.spec.json" >"$BATS_TEST_TMPDIR/r"
+	mv "$BATS_TEST_TMPDIR/r" "$CONTAINERS/app.spec.json"
+	run_tool 1 "$CCONTAINER" ls -q
+	assert_eq "$output" "" "containers"
+	assert_contains "$stderr" "skipping container 'app.spec'"
+}
+
+@test "ccontainer ls (stdout full) exits 1" {
+	run_tool 0 "$CCONTAINER" create "$IMG" c1
+	run bash -c '"$1" ls -q >/dev/full' _ "$CCONTAINER"
+	assert_eq "$status" 1 "status"
+	assert_contains "$output" "write to stdout: No space left on device" "message"
+}
+
 @test "ccontainer ls --json prints one object per line" {
 	run_tool 0 "$CCONTAINER" create --label role=web "$IMG" c1
 	run_tool 0 "$CCONTAINER" create --view "$IMG" c2

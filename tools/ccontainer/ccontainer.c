@@ -467,5 +467,7 @@ main(int argc, char **argv)
 		ck_store_close(&st);
 	}
 	options_free(&o);
+	if (ck_cli_flush_stdout() < 0 && rc == 0)
+		rc = 1;
 	return rc;
 }

@@ -565,7 +565,8 @@ main(int argc, char **argv)
 	if (run_command(&o, cmd, &err) < 0) {
 		ck_err_print("csnapshot", err);
 		ck_err_free(&err);
+		ck_cli_flush_stdout();
 		return 1;
 	}
-	return 0;
+	return ck_cli_flush_stdout() < 0 ? 1 : 0;
 }
