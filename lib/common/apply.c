@@ -696,6 +696,9 @@ read_entries(struct applier *a, struct ck_apply_stats *stats,
 
 	a->tar = archive_read_new();
 	archive_read_support_format_tar(a->tar);
+	/* A zero-byte layer has no entries: Go's archive/tar, which
+	 * containerd and umoci use, returns io.EOF on it at once. */
+	archive_read_support_format_empty(a->tar);
 	if (archive_read_open(a->tar, a, NULL, tar_read, NULL) != ARCHIVE_OK)
 		return ck_err_set(errp, 0, "not a tar archive: %s",
 				  archive_error_string(a->tar));

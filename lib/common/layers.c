@@ -40,9 +40,12 @@ read_diff_ids(json_t *cfg, struct ck_layers *l, struct ck_err **errp)
 	for (i = 0; i < l->m.n_layers; i++) {
 		const char *d = json_string_value(json_array_get(ids, i));
 
-		if (d == NULL || ck_digest_check(d, errp) < 0)
+		if (d == NULL)
 			return ck_err_setc(errp, CK_E_INVALID, 0,
-					   "image config: invalid diff ID %zu",
+					   "image config: diff ID %zu is not a "
+					   "string", i + 1);
+		if (ck_digest_check(d, errp) < 0)
+			return ck_err_wrap(errp, "image config: diff ID %zu",
 					   i + 1);
 		l->diff_ids[i] = ck_xstrdup(d);
 		if (i == 0) {

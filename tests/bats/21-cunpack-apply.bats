@@ -40,6 +40,41 @@ same_as_umoci() {
 	same_as_umoci whiteout-before-parents
 }
 
+@test "cunpack (zero-byte layers) applies them as empty" {
+	unpack_case empty-layers
+	assert_eq "$(ls -A "$VIEW")" a "entries"
+	assert_eq "$(<"$VIEW/a")" x "contents of a"
+	same_as_umoci empty-layers
+}
+
+@test "cunpack (diff ID not sha256) names the value" {
+	local layout=$BATS_TEST_TMPDIR/layouts/bad-diff-id cfg
+	"$FIXTURES/mklayers" empty-layers "$layout"
+	cfg=$(jq -r '.manifests[0].digest' "$layout/index.json")
+	cfg=$(jq -r .config.digest "$layout/blobs/sha256/${cfg#sha256:}")
+	jq '.rootfs.diff_ids[1] = "sha512:abc"' "$layout/blobs/sha256/${cfg#sha256:}" \
+		>"$BATS_TEST_TMPDIR/config.json"
+	python3 - "$layout" "$BATS_TEST_TMPDIR/config.json" <<-'PY'
+		import hashlib, json, os, sys
+		layout, cfg = sys.argv[1], open(sys.argv[2], "rb").read()
+		def put(data):
+		    h = hashlib.sha256(data).hexdigest()
+		    open(os.path.join(layout, "blobs", "sha256", h), "wb").write(data)
+		    return "sha256:" + h, len(data)
+		idx = json.load(open(os.path.join(layout, "index.json")))
+		mpath = os.path.join(layout, "blobs", "sha256", idx["manifests"][0]["digest"][7:])
+		m = json.load(open(mpath))
+		m["config"]["digest"], m["config"]["size"] = put(cfg)
+		idx["manifests"][0]["digest"], idx["manifests"][0]["size"] = put(json.dumps(m).encode())
+		json.dump(idx, open(os.path.join(layout, "index.json"), "w"))
+	PY
+	skopeo copy -q --dest-tls-verify=false "oci:$layout:latest" \
+		"docker://$REGISTRY/test/bad-diff-id:latest"
+	run_tool 0 cpull "$REGISTRY/test/bad-diff-id:latest"
+	run_tool 1 cunpack "$REGISTRY/test/bad-diff-id:latest"
+	assert_contains "$stderr" "image config: diff ID 2: invalid digest 'sha512:abc'"
+}
+
 @test "cunpack (opaque marker after siblings) hides lower only" {
 	unpack_case opaque-after-siblings
 	assert_eq "$(ls -A "$VIEW/o" | paste -sd ' ')" "new sub" "entries of o"
