@@ -118,6 +118,21 @@ target_requests() {
 		"digest at the registry"
 }
 
+@test "cpush (damaged blob in the store) says so, pushes no manifest" {
+	local layer blob
+	run_tool 0 cpull "$REGISTRY/test/busybox"
+	layer=$(jq -r '.layers[0].digest' \
+		"$CKIT_ROOT/content/blobs/sha256/$(fixture_digest busybox | cut -d: -f2)")
+	blob=$CKIT_ROOT/content/blobs/sha256/${layer#sha256:}
+	chmod u+w "$blob"
+	printf 'X' | dd of="$blob" bs=1 seek=100 conv=notrunc status=none
+	run_tool 1 "$CPUSH" "$REGISTRY/test/busybox" "$TARGET/damaged/busybox:v1"
+	assert_contains "$stderr" "blob '$layer' in the store is damaged: its bytes hash to 'sha256:" "stderr"
+	assert_contains "$stderr" "pull the image again before pushing it" "hint"
+	run curl -s -o /dev/null -w '%{http_code}' "http://$TARGET/v2/damaged/busybox/manifests/v1"
+	assert_eq "$output" 404 "manifest at the registry"
+}
+
 @test "cpush --json (open registry) counts blobs" {
 	run_tool 0 cpull "$REGISTRY/test/layers"
 	run_tool 0 "$CPUSH" --json "$REGISTRY/test/layers" "$TARGET/json/layers:v1"

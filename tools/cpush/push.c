@@ -303,6 +303,29 @@ draw(void *arg, const struct ck_xfer *x)
 	fflush(stderr);
 }
 
+/* After a failed upload, replaces the error with a clearer one when the
+ * store's copy of the blob does not hash to its name: registries reject
+ * such an upload, and pushing again cannot help. */
+static void
+check_stored(int fd, const char *digest, struct ck_err **errp)
+{
+	struct ck_sha256 *h = ck_sha256_new();
+	char buf[65536], *actual;
+	off_t off = 0;
+	ssize_t n;
+
+	while ((n = pread(fd, buf, sizeof(buf), off)) > 0) {
+		ck_sha256_update(h, buf, (size_t)n);
+		off += n;
+	}
+	actual = ck_sha256_final(h);
+	if (n == 0 && strcmp(actual, digest) != 0)
+		ck_err_set(errp, 0, "blob '%s' in the store is damaged: its "
+			   "bytes hash to '%s'; pull the image again before "
+			   "pushing it", digest, actual);
+	free(actual);
+}
+
 static int
 upload(struct push *p, size_t i, struct ck_err **errp)
 {
@@ -330,6 +353,8 @@ upload(struct push *p, size_t i, struct ck_err **errp)
 				  (long long)d->size);
 	}
 	rc = ck_registry_push_blob(p->reg, d->digest, fd, d->size, &po, errp);
+	if (rc < 0)
+		check_stored(fd, d->digest, errp);
 	close(fd);
 	return rc;
 }
