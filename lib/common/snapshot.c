@@ -382,6 +382,25 @@ make_dirs(const struct ck_snapshotter *sn, const char *id,
 	return rc;
 }
 
+/* Checks a new snapshot key: not empty, and without control characters,
+ * which would break the lines of `csnapshot ls`. */
+static int
+check_key(const char *key, struct ck_err **errp)
+{
+	const unsigned char *p;
+
+	if (key == NULL || *key == '\0')
+		return ck_err_setc(errp, CK_E_INVALID, 0,
+				   "invalid snapshot key: empty");
+	for (p = (const unsigned char *)key; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return ck_err_setc(errp, CK_E_INVALID, 0, "invalid "
+					   "snapshot key: it contains control "
+					   "character 0x%02x; use printable "
+					   "characters", *p);
+	return 0;
+}
+
 int
 ck_sn_prepare(const struct ck_snapshotter *sn, const char *key,
 	      const char *parent, enum ck_snap_kind kind, int *fill_lock,
@@ -390,9 +409,8 @@ ck_sn_prepare(const struct ck_snapshotter *sn, const char *key,
 	struct ck_snapshot s = { 0 }, ps;
 	int lock, rc = -1, dirs_made, exists;
 
-	if (key == NULL || *key == '\0')
-		return ck_err_setc(errp, CK_E_INVALID, 0,
-				   "invalid snapshot key: empty");
+	if (check_key(key, errp) < 0)
+		return -1;
 	lock = lock_sn(sn, errp);
 	if (lock < 0)
 		return -1;
@@ -692,6 +710,8 @@ ck_sn_commit_layers(const struct ck_snapshotter *sn, const char *name,
 	size_t i;
 	int lock, rc = -1;
 
+	if (check_key(name, errp) < 0)
+		return -1;
 	lock = lock_sn(sn, errp);
 	if (lock < 0)
 		return -1;

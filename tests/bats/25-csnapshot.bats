@@ -233,6 +233,16 @@ os.setxattr(sys.argv[1], "security.capability",
 	assert_eq "$output" "$(printf 'default/k1\ndefault/k2')" "keys"
 }
 
+@test "csnapshot prepare, commit (key with a tab or newline) fail" {
+	run_tool 1 "$CSNAPSHOT" prepare "$(printf 'a\tb')"
+	assert_contains "$stderr" "invalid snapshot key: it contains control character 0x09" "prepare"
+	run_tool 0 "$CSNAPSHOT" prepare work
+	run_tool 1 "$CSNAPSHOT" commit "$(printf 'c\nd')" work
+	assert_contains "$stderr" "control character 0x0a" "commit"
+	run_tool 0 "$CSNAPSHOT" ls
+	assert_eq "$output" "$(printf 'work\t\tactive')" "ls"
+}
+
 @test "csnapshot rm (damaged record with a child) keeps it" {
 	run_tool 0 "$CSNAPSHOT" prepare base
 	run_tool 0 "$CSNAPSHOT" commit layer1 base
