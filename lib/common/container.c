@@ -439,15 +439,18 @@ journal_recover(const struct ck_store *st, const char *id,
 {
 	char *path = journal_path(st, id), *rec_path = record_path(st, id);
 	struct ck_container c;
-	json_error_t jerr;
+	struct ck_err *err = NULL;
 	json_t *j;
 	int rc = 0;
 
-	j = json_load_file(path, 0, &jerr);
+	/* Not json_load_file: a FIFO under an entry's name must not block
+	 * every tool that opens the namespace. */
+	j = ck_record_load(path, &err);
 	if (j == NULL) {
-		if (access(path, F_OK) == 0)
-			rc = ck_err_set(errp, 0, "read '%s': %d:%d: %s", path,
-					jerr.line, jerr.column, jerr.text);
+		if (ck_err_code(err) != CK_E_NOTFOUND)
+			rc = ck_err_pass(errp, err);
+		else
+			ck_err_free(&err);
 		goto out;
 	}
 	if (container_from_json(json_object_get(j, "record"), &c) < 0) {

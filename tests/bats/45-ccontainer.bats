@@ -348,6 +348,15 @@ runc_status() {
 	assert_contains "$stderr" "skipping container 'app.spec'"
 }
 
+@test "ccontainer create (FIFO journal entry) warns, does not block" {
+	run_tool 0 "$CCONTAINER" create "$IMG" c1
+	mkfifo "$CONTAINERS/journal/c2.json"
+	run_tool 0 timeout 10 "$CCONTAINER" create "$IMG" c3
+	assert_contains "$stderr" "'$CONTAINERS/journal/c2.json' is a FIFO, not a record" "warning"
+	run_tool 0 "$CCONTAINER" ls -q
+	assert_eq "$output" "$(printf 'c1\nc3')" "containers"
+}
+
 @test "ccontainer ls (stdout full) exits 1" {
 	run_tool 0 "$CCONTAINER" create "$IMG" c1
 	run bash -c '"$1" ls -q >/dev/full' _ "$CCONTAINER"
