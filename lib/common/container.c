@@ -413,7 +413,7 @@ static int
 journal_op(const struct ck_store *st, const char *id)
 {
 	char *path = journal_path(st, id);
-	json_t *j = json_load_file(path, 0, NULL);
+	json_t *j = ck_json_load_regular(path, NULL);
 	const char *op = json_string_value(json_object_get(j, "op"));
 	int rc = -1;
 
@@ -869,7 +869,7 @@ ck_container_task_running(const struct ck_store *st, const char *id)
 static int
 lock_held(const char *path)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	int held;
 
 	if (fd < 0)
@@ -1150,16 +1150,15 @@ ck_container_spec_load(const struct ck_store *st, const char *id,
 		       struct ck_err **errp)
 {
 	char *path = ck_container_spec_path(st, id);
-	json_error_t jerr;
-	json_t *spec = json_load_file(path, 0, &jerr);
+	struct ck_err *err = NULL;
+	json_t *spec = ck_json_load_regular(path, &err);
 
-	if (spec == NULL) {
-		if (access(path, F_OK) < 0)
-			ck_err_setc(errp, CK_E_NOTFOUND, 0, "container '%s' "
-				    "has no spec file", id);
-		else
-			ck_err_set(errp, 0, "read '%s': %d:%d: %s", path,
-				   jerr.line, jerr.column, jerr.text);
+	if (spec == NULL && ck_err_code(err) == CK_E_NOTFOUND) {
+		ck_err_free(&err);
+		ck_err_setc(errp, CK_E_NOTFOUND, 0, "container '%s' has no "
+			    "spec file", id);
+	} else if (spec == NULL) {
+		ck_err_pass(errp, err);
 	}
 	free(path);
 	return spec;

@@ -48,7 +48,7 @@ default_name(const struct ck_store *st)
 	if (env && *env)
 		return ck_xstrdup(env);
 	path = ck_asprintf("%s/snapshots/default", st->root);
-	if (ck_read_file(path, 64, &data, &len, NULL) == 0) {
+	if (ck_read_regular(path, 64, &data, &len, NULL) == 0) {
 		data[strcspn(data, "\n")] = '\0';
 		if (type_of(data) == 0) {
 			ck_log(CK_LOG_WARNING, "ignoring unknown snapshotter "
@@ -221,10 +221,15 @@ ck_sn_stat(const struct ck_snapshotter *sn, const char *key,
 	if (rc < 0 && ck_err_code(errp ? *errp : NULL) == CK_E_NOTFOUND)
 		return ck_err_setc(errp, CK_E_NOTFOUND, 0,
 				   "snapshot '%s' not found", key);
+	/* A record copied by hand under another key's name: not this
+	 * snapshot, so csnapshot rm KEY may remove the copy. */
 	if (rc == 0 && strcmp(s->key, key) != 0) {
+		rc = ck_err_setc(errp, CK_E_INVALID, 0, "the record under the "
+				 "name of snapshot '%s' contains snapshot '%s' "
+				 "(remove it with 'csnapshot rm %s')", key,
+				 s->key, key);
 		ck_snapshot_free(s);
-		return ck_err_set(errp, 0, "snapshot record for '%s' holds "
-				  "another key", key);
+		return rc;
 	}
 	return rc;
 }

@@ -668,6 +668,24 @@ ck_now_rfc3339(void)
 }
 
 json_t *
+ck_json_load_regular(const char *path, struct ck_err **errp)
+{
+	json_error_t jerr;
+	json_t *j;
+	char *data;
+	size_t len;
+
+	if (ck_read_regular(path, 16 << 20, &data, &len, errp) < 0)
+		return NULL;
+	j = json_loadb(data, len, 0, &jerr);
+	free(data);
+	if (j == NULL)
+		ck_err_set(errp, 0, "read '%s': %d:%d: %s", path, jerr.line,
+			   jerr.column, jerr.text);
+	return j;
+}
+
+json_t *
 ck_record_load(const char *path, struct ck_err **errp)
 {
 	json_error_t jerr;
@@ -675,35 +693,11 @@ ck_record_load(const char *path, struct ck_err **errp)
 	char *data;
 	size_t len;
 
-	struct stat st;
-	int fd;
-
-	/* A record is a regular file that ckit renamed into place. Anything
-	 * else under its name (a symlink, a FIFO, a directory) came from
-	 * elsewhere: it is damaged, and opening it must not block. ENOENT
-	 * is classed as CK_E_NOTFOUND. */
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0 && errno == ELOOP) {
-		ck_err_setc(errp, CK_E_DAMAGED, 0, "'%s' is a symbolic link, "
-			    "not a record", path);
-		return NULL;
-	}
-	if (fd < 0) {
-		ck_err_set(errp, errno, "open '%s'", path);
-		return NULL;
-	}
-	if (fstat(fd, &st) < 0) {
-		ck_err_set(errp, errno, "stat '%s'", path);
-		close(fd);
-		return NULL;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		ck_err_setc(errp, CK_E_DAMAGED, 0, "'%s' is a %s, not a "
-			    "record", path, ck_file_type_name(st.st_mode));
-		close(fd);
-		return NULL;
-	}
-	if (ck_read_fd(fd, path, 16 << 20, &data, &len, errp) < 0)
+	/* Only a regular file that reads whole and is empty or not JSON
+	 * is damaged: a crash leaves such a record. Anything else under a
+	 * record's name (a FIFO, a directory) is an error that stops
+	 * removals and sweeps, as an I/O error does. */
+	if (ck_read_regular(path, 16 << 20, &data, &len, errp) < 0)
 		return NULL;
 	j = json_loadb(data, len, 0, &jerr);
 	free(data);

@@ -197,6 +197,39 @@ ck_file_type_name(mode_t mode)
 }
 
 int
+ck_read_regular(const char *path, size_t max, char **data, size_t *len,
+		struct ck_err **errp)
+{
+	struct stat st;
+	int fd;
+
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer. */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT && lstat(path, &st) == 0)
+		return ck_err_set(errp, 0, "'%s' is a symbolic link to a "
+				  "missing file; remove it by hand", path);
+	if (fd < 0 && lstat(path, &st) == 0 && !S_ISREG(st.st_mode) &&
+	    !S_ISLNK(st.st_mode))
+		return ck_err_set(errp, 0, "'%s' is a %s, not a regular file; "
+				  "remove it by hand", path,
+				  ck_file_type_name(st.st_mode));
+	if (fd < 0)
+		return ck_err_set(errp, errno, "open '%s'", path);
+	if (fstat(fd, &st) < 0) {
+		ck_err_set(errp, errno, "stat '%s'", path);
+		close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return ck_err_set(errp, 0, "'%s' is a %s, not a regular file; "
+				  "remove it by hand", path,
+				  ck_file_type_name(st.st_mode));
+	}
+	return ck_read_fd(fd, path, max, data, len, errp);
+}
+
+int
 ck_read_fd(int fd, const char *path, size_t max, char **data, size_t *len,
 	   struct ck_err **errp)
 {

@@ -175,30 +175,41 @@ os.setxattr(sys.argv[1], "security.capability",
 	assert_eq "$stderr" "" "stderr after rm"
 }
 
-@test "csnapshot ls (FIFO, symlink, directory records) warns, exits 1" {
-	local kind meta
+@test "csnapshot ls, rm (FIFO, dangling symlink, directory records) fail fast" {
+	local kind meta msg
 	for kind in fifo symlink dir; do
 		run_tool 0 "$CSNAPSHOT" prepare default/good
 		run_tool 0 "$CSNAPSHOT" prepare default/bad
 		meta=$(snapshot_meta default/bad)
 		rm "$meta"
 		case $kind in
-		fifo) mkfifo "$meta" ;;
-		symlink) ln -s /nonexistent "$meta" ;;
-		dir) mkdir "$meta" ;;
+		fifo) mkfifo "$meta"; msg="is a FIFO, not a regular file; remove it by hand" ;;
+		symlink) ln -s /nonexistent "$meta"; msg="is a symbolic link to a missing file; remove it by hand" ;;
+		dir) mkdir "$meta"; msg="is a directory, not a regular file; remove it by hand" ;;
 		esac
 		run_tool 1 timeout 10 "$CSNAPSHOT" ls
 		assert_eq "$output" "$(printf 'default/good\t\tactive')" "ls output ($kind)"
-		assert_contains "$stderr" "not a record" "warning ($kind)"
+		assert_contains "$stderr" "$msg" "warning ($kind)"
 		assert_contains "$stderr" "1 snapshot record could not be read" "error ($kind)"
-		if [[ $kind != dir ]]; then
-			run_tool 0 timeout 10 "$CSNAPSHOT" rm default/bad
-			assert_file_not_exists "$meta" "record ($kind)"
-		else
-			rmdir "$meta"
-		fi
+		run_tool 1 timeout 10 "$CSNAPSHOT" rm default/bad
+		assert_contains "$stderr" "$msg" "rm ($kind)"
+		rm -r "$meta"
 		run_tool 0 "$CSNAPSHOT" rm default/good
 	done
+}
+
+@test "cunpack keeps snapshots whose records are symlinks to records" {
+	local meta
+	run_tool 0 "$CSNAPSHOT" prepare default/kept
+	meta=$(snapshot_meta default/kept)
+	mv "$meta" "$BATS_TEST_TMPDIR/kept.json"
+	ln -s "$BATS_TEST_TMPDIR/kept.json" "$meta"
+	run_tool 0 "$CSNAPSHOT" ls
+	assert_eq "$output" "$(printf 'default/kept\t\tactive')" "ls"
+	pull_fixture busybox
+	run_tool 0 cunpack "$REGISTRY/test/busybox:latest"
+	run_tool 0 "$CSNAPSHOT" info default/kept
+	assert_file_exists "$(jq -r .path <<<"$output")" "snapshot directory"
 }
 
 @test "csnapshot ls (record under another key's name) warns, exits 1" {
@@ -208,6 +219,21 @@ os.setxattr(sys.argv[1], "security.capability",
 	run_tool 1 "$CSNAPSHOT" ls
 	assert_eq "$output" "$(printf 'default/a\t\tactive')" "ls output"
 	assert_contains "$stderr" "contains the record of snapshot 'default/a', which belongs in" "warning"
+	run_tool 1 "$CSNAPSHOT" info default/b
+	assert_contains "$stderr" "contains snapshot 'default/a' (remove it with 'csnapshot rm default/b')" "info"
+	run_tool 0 "$CSNAPSHOT" rm default/b
+	assert_file_not_exists "$(snapshot_meta default/b)" "copy"
+	run_tool 0 "$CSNAPSHOT" info default/a
+	assert_file_exists "$(jq -r .path <<<"$output")" "directory of default/a"
+	run_tool 0 "$CSNAPSHOT" ls
+}
+
+@test "csnapshot ls (FIFO as the default snapshotter file) does not block" {
+	run_tool 0 "$CSNAPSHOT" prepare default/a
+	rm -f "$CKIT_ROOT/snapshots/default"
+	mkfifo "$CKIT_ROOT/snapshots/default"
+	CKIT_SNAPSHOTTER= run_tool 0 timeout 10 "$CSNAPSHOT" ls
+	assert_eq "$output" "$(printf 'default/a\t\tactive')" "ls"
 }
 
 @test "csnapshot ls (stdout full) exits 1" {

@@ -325,18 +325,36 @@ runc_status() {
 	assert_contains "$stderr" "2 container records could not be read and were left out"
 }
 
-@test "ccontainer ls (FIFO and symlink records) warns, exits 1" {
+@test "ccontainer ls, rm (FIFO and dangling symlink records) fail fast" {
 	run_tool 0 "$CCONTAINER" create "$IMG" c1
 	mkfifo "$CONTAINERS/c2.json"
 	ln -s /nonexistent "$CONTAINERS/c3.json"
 	run_tool 1 timeout 10 "$CCONTAINER" ls -q
 	assert_eq "$output" c1 "containers"
-	assert_contains "$stderr" "skipping container 'c2': '$CONTAINERS/c2.json' is a FIFO, not a record"
-	assert_contains "$stderr" "skipping container 'c3': '$CONTAINERS/c3.json' is a symbolic link, not a record"
-	run_tool 0 timeout 10 "$CCONTAINER" rm c2 c3
-	assert_file_not_exists "$CONTAINERS/c2.json" "FIFO"
-	assert_file_not_exists "$CONTAINERS/c3.json" "symlink"
+	assert_contains "$stderr" "skipping container 'c2': '$CONTAINERS/c2.json' is a FIFO, not a regular file; remove it by hand"
+	assert_contains "$stderr" "skipping container 'c3': '$CONTAINERS/c3.json' is a symbolic link to a missing file; remove it by hand"
+	run_tool 1 timeout 10 "$CCONTAINER" rm c2 c3
+	assert_contains "$stderr" "is a FIFO, not a regular file" "rm c2"
+	assert_contains "$stderr" "is a symbolic link to a missing file" "rm c3"
+}
+
+@test "ccontainer (record a symlink to a record) keeps its snapshot" {
+	run_tool 0 "$CCONTAINER" create "$IMG" c1
+	mv "$CONTAINERS/c1.json" "$BATS_TEST_TMPDIR/c1.json"
+	ln -s "$BATS_TEST_TMPDIR/c1.json" "$CONTAINERS/c1.json"
 	run_tool 0 "$CCONTAINER" ls -q
+	assert_eq "$output" c1 "containers"
+	run_tool 1 "$TOP/tools/csnapshot/csnapshot" rm default/c1
+	assert_contains "$stderr" "is used by container 'default/c1'" "csnapshot rm"
+	assert_file_exists "$(snapshot_meta default/c1)" "snapshot record"
+}
+
+@test "ccontainer info (FIFO spec file) fails fast" {
+	run_tool 0 "$CCONTAINER" create "$IMG" c1
+	rm "$CONTAINERS/specs/c1.json"
+	mkfifo "$CONTAINERS/specs/c1.json"
+	run_tool 1 timeout 10 "$CCONTAINER" info c1
+	assert_contains "$stderr" "is a FIFO, not a regular file; remove it by hand"
 }
 
 @test "ccontainer ls (ID ending in .spec, damaged) warns, exits 1" {
@@ -352,7 +370,7 @@ runc_status() {
 	run_tool 0 "$CCONTAINER" create "$IMG" c1
 	mkfifo "$CONTAINERS/journal/c2.json"
 	run_tool 0 timeout 10 "$CCONTAINER" create "$IMG" c3
-	assert_contains "$stderr" "'$CONTAINERS/journal/c2.json' is a FIFO, not a record" "warning"
+	assert_contains "$stderr" "'$CONTAINERS/journal/c2.json' is a FIFO, not a regular file" "warning"
 	run_tool 0 "$CCONTAINER" ls -q
 	assert_eq "$output" "$(printf 'c1\nc3')" "containers"
 }

@@ -127,7 +127,7 @@ target_requests() {
 	chmod u+w "$blob"
 	printf 'X' | dd of="$blob" bs=1 seek=100 conv=notrunc status=none
 	run_tool 1 "$CPUSH" "$REGISTRY/test/busybox" "$TARGET/damaged/busybox:v1"
-	assert_contains "$stderr" "blob '$layer' in the store is damaged: its bytes hash to 'sha256:" "stderr"
+	assert_contains "$stderr" "blob '$layer': the store's copy is damaged: its bytes hash to 'sha256:" "stderr"
 	assert_contains "$stderr" "pull the image again before pushing it" "hint"
 	run curl -s -o /dev/null -w '%{http_code}' "http://$TARGET/v2/damaged/busybox/manifests/v1"
 	assert_eq "$output" 404 "manifest at the registry"

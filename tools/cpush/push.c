@@ -320,9 +320,9 @@ check_stored(int fd, const char *digest, struct ck_err **errp)
 	}
 	actual = ck_sha256_final(h);
 	if (n == 0 && strcmp(actual, digest) != 0)
-		ck_err_set(errp, 0, "blob '%s' in the store is damaged: its "
-			   "bytes hash to '%s'; pull the image again before "
-			   "pushing it", digest, actual);
+		ck_err_set(errp, 0, "the store's copy is damaged: its bytes "
+			   "hash to '%s'; pull the image again before pushing "
+			   "it", actual);
 	free(actual);
 }
 
@@ -348,7 +348,8 @@ upload(struct push *p, size_t i, struct ck_err **errp)
 	if (fstat(fd, &sb) < 0 || sb.st_size != d->size) {
 		close(fd);
 		return ck_err_set(errp, 0, "blob '%s' in the store has %lld "
-				  "bytes, but its descriptor says %lld",
+				  "bytes, but its descriptor says %lld; pull "
+				  "the image again before pushing it",
 				  d->digest, (long long)sb.st_size,
 				  (long long)d->size);
 	}

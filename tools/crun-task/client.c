@@ -140,7 +140,7 @@ int
 read_status_file(const struct bundle *b, int *status)
 {
 	char *path = bundle_path(b, "status.json");
-	json_t *j = json_load_file(path, 0, NULL);
+	json_t *j = ck_json_load_regular(path, NULL);
 	json_t *v = json_object_get(j, "exit_status");
 	int rc = json_is_integer(v) ? 0 : -1;
 

@@ -116,7 +116,7 @@ int
 shim_alive(const struct bundle *b)
 {
 	char *path = bundle_path(b, "shim.lock");
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	int alive = 0;
 
 	free(path);
