@@ -47,6 +47,14 @@ same_as_umoci() {
 	same_as_umoci empty-layers
 }
 
+@test "cunpack (tar cut short) fails naming it, leaves no snapshot" {
+	push_case truncated
+	run_tool 1 cunpack "$REGISTRY/test/case-truncated:latest"
+	assert_contains "$stderr" "Truncated tar archive" "stderr"
+	assert_not_contains "$stderr" "Unknown error" "stderr"
+	assert_eq "$(ls "$CKIT_ROOT/snapshots/overlayfs/snapshots")" "" "snapshots left"
+}
+
 @test "cunpack (diff ID not sha256) names the value" {
 	local layout=$BATS_TEST_TMPDIR/layouts/bad-diff-id cfg
 	"$FIXTURES/mklayers" empty-layers "$layout"
