@@ -125,6 +125,16 @@ ck_cli_bad_option(int c, char **argv)
 }
 
 int
+ck_cli_check_skipped(size_t count, const char *what, struct ck_err **errp)
+{
+	if (count == 0)
+		return 0;
+	return ck_err_set(errp, 0, "%zu %s record%s could not be read and %s "
+			  "left out (see the warnings above)", count, what,
+			  count == 1 ? "" : "s", count == 1 ? "was" : "were");
+}
+
+int
 ck_cli_flush_stdout(void)
 {
 	if (fflush(stdout) == 0 && !ferror(stdout))

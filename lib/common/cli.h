@@ -22,6 +22,10 @@ int ck_cli_progress(int quiet);
 /* Exits 2 for getopt's '?' (unknown option) or ':' (missing value);
  * the option string must start with "+:" for the latter. */
 _Noreturn void ck_cli_bad_option(int c, char **argv);
+/* Fails after a listing that left out count unreadable records of kind
+ * what, so that a script does not take a partial list for the whole. */
+int ck_cli_check_skipped(size_t count, const char *what,
+			 struct ck_err **errp);
 /* Flushes stdout; reports a write error (a full disk, a closed pipe)
  * and returns -1, so that a tool can exit 1 instead of 0. */
 int ck_cli_flush_stdout(void);

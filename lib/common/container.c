@@ -443,8 +443,8 @@ journal_recover(const struct ck_store *st, const char *id,
 	json_t *j;
 	int rc = 0;
 
-	/* Not json_load_file: a FIFO under an entry's name must not block
-	 * every tool that opens the namespace. */
+	/* ck_record_load fails at once on a FIFO under the entry's name,
+	 * where json_load_file would block every create and rm. */
 	j = ck_record_load(path, &err);
 	if (j == NULL) {
 		if (ck_err_code(err) != CK_E_NOTFOUND)

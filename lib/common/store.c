@@ -667,8 +667,10 @@ ck_now_rfc3339(void)
 	return ck_xstrdup(buf);
 }
 
-json_t *
-ck_json_load_regular(const char *path, struct ck_err **errp)
+/* Loads the JSON of the regular file at path; text that is not JSON
+ * fails with class code. */
+static json_t *
+load_json(const char *path, int code, struct ck_err **errp)
 {
 	json_error_t jerr;
 	json_t *j;
@@ -680,29 +682,23 @@ ck_json_load_regular(const char *path, struct ck_err **errp)
 	j = json_loadb(data, len, 0, &jerr);
 	free(data);
 	if (j == NULL)
-		ck_err_set(errp, 0, "read '%s': %d:%d: %s", path, jerr.line,
-			   jerr.column, jerr.text);
+		ck_err_setc(errp, code, 0, "read '%s': %d:%d: %s", path,
+			    jerr.line, jerr.column, jerr.text);
 	return j;
 }
 
 json_t *
+ck_json_load_regular(const char *path, struct ck_err **errp)
+{
+	return load_json(path, CK_E_GENERIC, errp);
+}
+
+/* Only a regular file that reads whole and is empty or not JSON is
+ * damaged, because a crash leaves such a record. Anything else under a
+ * record's name (a FIFO, a directory) fails without a class, which stops
+ * removals and sweeps as an I/O error does. */
+json_t *
 ck_record_load(const char *path, struct ck_err **errp)
 {
-	json_error_t jerr;
-	json_t *j;
-	char *data;
-	size_t len;
-
-	/* Only a regular file that reads whole and is empty or not JSON
-	 * is damaged: a crash leaves such a record. Anything else under a
-	 * record's name (a FIFO, a directory) is an error that stops
-	 * removals and sweeps, as an I/O error does. */
-	if (ck_read_regular(path, 16 << 20, &data, &len, errp) < 0)
-		return NULL;
-	j = json_loadb(data, len, 0, &jerr);
-	free(data);
-	if (j == NULL)
-		ck_err_setc(errp, CK_E_DAMAGED, 0, "read '%s': %d:%d: %s",
-			    path, jerr.line, jerr.column, jerr.text);
-	return j;
+	return load_json(path, CK_E_DAMAGED, errp);
 }

@@ -144,8 +144,8 @@ char *ck_now_rfc3339(void);
  * which only a crash leaves. An error opening or reading it (EMFILE,
  * EIO) gets no class, because the file may be whole. */
 json_t *ck_record_load(const char *path, struct ck_err **errp);
-/* Loads the JSON of a file of ckit's own with ck_read_regular: never
- * blocks on a FIFO. */
+/* Loads the JSON of a file of ckit's own through ck_read_regular, so a
+ * FIFO under its name fails at once. */
 json_t *ck_json_load_regular(const char *path, struct ck_err **errp);
 
 #endif

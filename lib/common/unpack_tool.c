@@ -122,9 +122,11 @@ ck_unpack_with_tool(const struct ck_store *st,
 	if (id == NULL)
 		return -1;
 	exists = ck_sn_exists(sn, id, errp);
-	if (exists == 0)
-		exists = run_cunpack(st, sn, img, quiet, errp) < 0 ? -1 :
-			ck_sn_exists(sn, id, errp);
+	if (exists == 0) {
+		exists = run_cunpack(st, sn, img, quiet, errp);
+		if (exists == 0)
+			exists = ck_sn_exists(sn, id, errp);
+	}
 	if (exists == 0)
 		ck_err_setc(errp, CK_E_NOTFOUND, 0, "snapshot '%s' not found "
 			    "after cunpack", id);

@@ -196,25 +196,34 @@ ck_file_type_name(mode_t mode)
 	return "regular file";
 }
 
+static int
+not_regular(const char *path, mode_t mode, struct ck_err **errp)
+{
+	return ck_err_set(errp, 0, "'%s' is a %s, not a regular file; remove "
+			  "it by hand", path, ck_file_type_name(mode));
+}
+
 int
 ck_read_regular(const char *path, size_t max, char **data, size_t *len,
 		struct ck_err **errp)
 {
 	struct stat st;
-	int fd;
+	int fd, open_errno;
 
 	/* O_NONBLOCK: opening a FIFO must not wait for a writer. */
 	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT && lstat(path, &st) == 0)
-		return ck_err_set(errp, 0, "'%s' is a symbolic link to a "
-				  "missing file; remove it by hand", path);
-	if (fd < 0 && lstat(path, &st) == 0 && !S_ISREG(st.st_mode) &&
-	    !S_ISLNK(st.st_mode))
-		return ck_err_set(errp, 0, "'%s' is a %s, not a regular file; "
-				  "remove it by hand", path,
-				  ck_file_type_name(st.st_mode));
-	if (fd < 0)
-		return ck_err_set(errp, errno, "open '%s'", path);
+	if (fd < 0) {
+		open_errno = errno;
+		if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode) &&
+		    open_errno == ENOENT)
+			return ck_err_set(errp, 0, "'%s' is a symbolic link to "
+					  "a missing file; remove it by hand",
+					  path);
+		if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode) &&
+		    !S_ISLNK(st.st_mode))
+			return not_regular(path, st.st_mode, errp);
+		return ck_err_set(errp, open_errno, "open '%s'", path);
+	}
 	if (fstat(fd, &st) < 0) {
 		ck_err_set(errp, errno, "stat '%s'", path);
 		close(fd);
@@ -222,9 +231,7 @@ ck_read_regular(const char *path, size_t max, char **data, size_t *len,
 	}
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);
-		return ck_err_set(errp, 0, "'%s' is a %s, not a regular file; "
-				  "remove it by hand", path,
-				  ck_file_type_name(st.st_mode));
+		return not_regular(path, st.st_mode, errp);
 	}
 	return ck_read_fd(fd, path, max, data, len, errp);
 }

@@ -39,9 +39,10 @@ int ck_read_file(const char *path, size_t max, char **data, size_t *len,
 		 struct ck_err **errp);
 /* Returns the name of mode's file type, such as "FIFO". */
 const char *ck_file_type_name(mode_t mode);
-/* Reads a file of ckit's own, which must be a regular file (a symlink
- * to one is followed): a FIFO or a directory under its name is an
- * error, and opening never blocks. ENOENT is classed CK_E_NOTFOUND. */
+/* Reads a file of ckit's own, which must be a regular file or a symlink
+ * to one. A FIFO or a directory under its name is an error, and the
+ * open uses O_NONBLOCK so that a FIFO fails at once. ENOENT is classed
+ * CK_E_NOTFOUND. */
 int ck_read_regular(const char *path, size_t max, char **data, size_t *len,
 		    struct ck_err **errp);
 /* Reads fd to its end and closes it; path names it in errors. */

@@ -64,12 +64,9 @@ cmd_ls(const struct options *o, const struct ck_store *st)
 		if (matches(o, &v[i]))
 			print_one(o, &v[i]);
 	ck_container_list_free(v, n);
-	/* A script must not take a partial list for the whole one. */
-	if (skipped > 0) {
-		fprintf(stderr, "ccontainer: %zu container record%s could not "
-			"be read and %s left out (see the warnings above)\n",
-			skipped, skipped == 1 ? "" : "s",
-			skipped == 1 ? "was" : "were");
+	if (ck_cli_check_skipped(skipped, "container", &err) < 0) {
+		ck_err_print("ccontainer", err);
+		ck_err_free(&err);
 		return 1;
 	}
 	return 0;

@@ -274,7 +274,7 @@ write_process(struct task_opts *o, const struct bundle *b, const char *path,
 	      struct ck_err **errp)
 {
 	char *cfg = bundle_path(b, "config.json");
-	json_t *spec = json_load_file(cfg, 0, NULL);
+	json_t *spec = ck_json_load_regular(cfg, NULL);
 	json_t *proc = json_deep_copy(json_object_get(spec, "process"));
 	json_t *args = json_array(), *env;
 	char *text;
@@ -361,7 +361,7 @@ task_attach(struct task_opts *o, struct ck_err **errp)
 	if (find_task(o, &b, NULL, errp) < 0)
 		return -EXIT_TASK_FAILED;
 	cfg = bundle_path(&b, "config.json");
-	spec = json_load_file(cfg, 0, NULL);
+	spec = ck_json_load_regular(cfg, NULL);
 	free(cfg);
 	tty = json_is_true(json_object_get(json_object_get(spec, "process"),
 					   "terminal"));

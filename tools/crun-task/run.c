@@ -556,7 +556,7 @@ start_created(struct task_opts *o, struct ctx *x, struct ck_err **errp)
 	pid_t init = read_pid_file(&x->b, "init.pid");
 	int fd = -1, status = 0, raw = 0, tty;
 	char *cfg = bundle_path(&x->b, "config.json");
-	json_t *spec = json_load_file(cfg, 0, NULL);
+	json_t *spec = ck_json_load_regular(cfg, NULL);
 
 	free(cfg);
 	tty = json_is_true(json_object_get(json_object_get(spec, "process"),

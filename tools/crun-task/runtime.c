@@ -300,7 +300,7 @@ runtime_delete_stopped(const struct task_opts *o, const struct bundle *b)
 
 	if (strcmp(o->runtime, "runc") != 0)
 		goto out;
-	state = json_load_file(path, 0, NULL);
+	state = ck_json_load_regular(path, NULL);
 	if (!runc_state_plain(state) ||
 	    !json_is_object(json_object_get(state, "cgroup_paths")))
 		goto out;
@@ -371,7 +371,7 @@ char *
 runtime_spec_cgroups(const struct bundle *b)
 {
 	char *config = bundle_path(b, "config.json"), *path = NULL;
-	json_t *spec = json_load_file(config, 0, NULL);
+	json_t *spec = ck_json_load_regular(config, NULL);
 	const char *p = json_string_value(json_object_get(
 		json_object_get(spec, "linux"), "cgroupsPath"));
 

@@ -103,12 +103,11 @@ static _Noreturn void
 fail(struct shim *s, struct ck_err *err)
 {
 	int code = ck_err_code(err);
+	char *text = ck_err_text(err);
 
 	reap_children();
-	tell(s, "error %d %s%s%s\n", code >= EXIT_TASK_FAILED ? code :
-	     EXIT_TASK_FAILED, err ? err->msg : "unknown error",
-	     err && err->errnum ? ": " : "",
-	     err && err->errnum ? strerror(err->errnum) : "");
+	tell(s, "error %d %s\n", code >= EXIT_TASK_FAILED ? code :
+	     EXIT_TASK_FAILED, text);
 	_exit(1);
 }
 

@@ -248,19 +248,6 @@ cmd_rm(struct ctx *c, struct ck_err **errp)
 	return 0;
 }
 
-/* Fails after a listing that skipped unreadable records, so that a
- * script does not take a partial list for the whole one. */
-static int
-check_skipped(size_t skipped, struct ck_err **errp)
-{
-	if (skipped == 0)
-		return 0;
-	return ck_err_setc(errp, CK_E_DAMAGED, 0, "%zu snapshot record%s "
-			   "could not be read and %s left out (see the "
-			   "warnings above)", skipped, skipped == 1 ? "" : "s",
-			   skipped == 1 ? "was" : "were");
-}
-
 static int
 cmd_ls(struct ctx *c, struct ck_err **errp)
 {
@@ -282,7 +269,7 @@ cmd_ls(struct ctx *c, struct ck_err **errp)
 		}
 	}
 	ck_snapshot_list_free(list, n);
-	return check_skipped(skipped, errp);
+	return ck_cli_check_skipped(skipped, "snapshot", errp);
 }
 
 static int
@@ -481,7 +468,7 @@ cmd_usage(struct ctx *c, struct ck_err **errp)
 	for (i = 0; i < n; i++)
 		print_usage(c, &list[i]);
 	ck_snapshot_list_free(list, n);
-	return check_skipped(skipped, errp);
+	return ck_cli_check_skipped(skipped, "snapshot", errp);
 }
 
 static int
