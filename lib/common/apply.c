@@ -163,8 +163,7 @@ write_data(struct applier *a, int fd, struct archive_entry *e,
 		}
 	}
 	if (r != ARCHIVE_EOF)
-		return ck_err_set(errp, archive_errno(a->tar) > 0 ?
-				  archive_errno(a->tar) : 0, "read: %s",
+		return ck_err_set(errp, CK_ARCHIVE_ERRNO(a->tar), "read: %s",
 				  archive_error_string(a->tar));
 	/* A sparse file may end in a hole that no block covers. */
 	if (archive_entry_sparse_count(e) > 0 &&

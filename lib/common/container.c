@@ -50,15 +50,6 @@ bad:
 			   "or digit", id);
 }
 
-static int
-has_control_char(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return 1;
-	return 0;
-}
-
 int
 ck_container_label_check(const char *key, const char *value,
 			 struct ck_err **errp)
@@ -72,7 +63,7 @@ ck_container_label_check(const char *key, const char *value,
 		return ck_err_setc(errp, CK_E_INVALID, 0, "invalid label "
 				   "'%.40s...': key and value exceed %d bytes",
 				   key, LABEL_MAX);
-	if (has_control_char(key) || has_control_char(value))
+	if (ck_find_control(key) || ck_find_control(value))
 		return ck_err_setc(errp, CK_E_INVALID, 0, "invalid label "
 				   "'%s': control characters are not allowed",
 				   key);
@@ -197,15 +188,56 @@ labels_from_json(json_t *labels, struct ck_container *c)
 }
 
 /* Fills c from a record object; fails when a field has the wrong type. */
-static int
-container_from_json(json_t *j, struct ck_container *c)
+/* Fields every record has; manifest_digest came later and is optional. */
+static const char *const required_fields[] = {
+	"id", "image", "snapshotter", "snapshot_key", "runtime", "created",
+};
+
+/* Returns the name of a field of j that is missing, not a string, or a
+ * string with a control character (which would break the lines of
+ * `ccontainer ls`), or NULL. */
+static const char *
+bad_field(json_t *j)
 {
-	const char *kind = json_string_value(json_object_get(j,
-							     "snapshot_kind"));
+	static const char *const optional[] = { "manifest_digest",
+						"snapshot_kind" };
+	const char *s;
+	size_t i;
+
+	for (i = 0; i < CK_ARRAY_SIZE(required_fields); i++) {
+		s = json_string_value(json_object_get(j, required_fields[i]));
+		if (s == NULL || ck_find_control(s) != NULL)
+			return required_fields[i];
+	}
+	for (i = 0; i < CK_ARRAY_SIZE(optional); i++) {
+		json_t *v = json_object_get(j, optional[i]);
+
+		if (v != NULL && (!json_is_string(v) ||
+				  ck_find_control(json_string_value(v))))
+			return optional[i];
+	}
+	return NULL;
+}
+
+/* Fills c from the record j. When j is not a valid record, returns -1
+ * and sets *problem to the bad field's name, or to a phrase (one with a
+ * space) when j is not even an object. */
+static int
+container_from_json(json_t *j, struct ck_container *c,
+		    const char **problem)
+{
+	const char *kind, *field;
 
 	memset(c, 0, sizeof(*c));
+	*problem = "it is not a JSON object";
 	if (!json_is_object(j))
 		return -1;
+	field = bad_field(j);
+	if (field != NULL) {
+		*problem = field;
+		return -1;
+	}
+	kind = json_string_value(json_object_get(j, "snapshot_kind"));
 	c->id = get_str(j, "id");
 	c->image = get_str(j, "image");
 	c->manifest_digest = get_str(j, "manifest_digest");
@@ -217,12 +249,16 @@ container_from_json(json_t *j, struct ck_container *c)
 		c->snapshot_kind = CK_SNAP_ACTIVE;
 	else if (strcmp(kind, "view") == 0)
 		c->snapshot_kind = CK_SNAP_VIEW;
-	if (c->id == NULL || c->snapshot_kind == 0 ||
-	    labels_from_json(json_object_get(j, "labels"), c) < 0) {
-		ck_container_free(c);
-		return -1;
-	}
+	*problem = "snapshot_kind";
+	if (c->snapshot_kind == 0)
+		goto fail;
+	*problem = "labels";
+	if (labels_from_json(json_object_get(j, "labels"), c) < 0)
+		goto fail;
 	return 0;
+fail:
+	ck_container_free(c);
+	return -1;
 }
 
 static int
@@ -231,6 +267,7 @@ read_record(const struct ck_store *st, const char *id,
 {
 	char *path = record_path(st, id);
 	struct ck_err *err = NULL;
+	const char *problem;
 	json_t *j;
 
 	memset(c, 0, sizeof(*c));
@@ -243,10 +280,13 @@ read_record(const struct ck_store *st, const char *id,
 	}
 	if (j == NULL)
 		return ck_err_pass(errp, err);
-	if (container_from_json(j, c) < 0) {
+	if (container_from_json(j, c, &problem) < 0) {
 		json_decref(j);
 		return ck_err_setc(errp, CK_E_INVALID, 0, "container record "
-				   "'%s' is invalid", id);
+				   "'%s' is invalid: %s%s; remove it with "
+				   "'ccontainer rm %s'", id,
+				   strchr(problem, ' ') ? "" : "bad field ",
+				   problem, id);
 	}
 	json_decref(j);
 	if (strcmp(c->id, id) != 0) {
@@ -440,6 +480,7 @@ journal_recover(const struct ck_store *st, const char *id,
 	char *path = journal_path(st, id), *rec_path = record_path(st, id);
 	struct ck_container c;
 	struct ck_err *err = NULL;
+	const char *problem;
 	json_t *j;
 	int rc = 0;
 
@@ -453,9 +494,11 @@ journal_recover(const struct ck_store *st, const char *id,
 			ck_err_free(&err);
 		goto out;
 	}
-	if (container_from_json(json_object_get(j, "record"), &c) < 0) {
-		rc = ck_err_set(errp, 0, "journal entry '%s' is invalid",
-				path);
+	if (container_from_json(json_object_get(j, "record"), &c,
+				&problem) < 0) {
+		rc = ck_err_set(errp, 0, "journal entry '%s' is invalid: "
+				"%s%s", path, strchr(problem, ' ') ? "" :
+				"bad field ", problem);
 		goto out;
 	}
 	if (strcmp(c.id, id) != 0) {

@@ -300,7 +300,7 @@ write_header(struct differ *d, struct archive_entry *e, const char *path,
 	     struct ck_err **errp)
 {
 	if (archive_write_header(d->ar, e) != ARCHIVE_OK)
-		return ck_err_set(errp, archive_errno(d->ar), "write '%s': %s",
+		return ck_err_set(errp, CK_ARCHIVE_ERRNO(d->ar), "write '%s': %s",
 				  path, archive_error_string(d->ar));
 	return 0;
 }
@@ -342,7 +342,7 @@ write_data(struct differ *d, int dir, const char *name, const char *path,
 	close(fd);
 	if (n != 0)
 		return ck_err_set(errp, n < 0 ? errno :
-				  archive_errno(d->ar), "write '%s'", path);
+				  CK_ARCHIVE_ERRNO(d->ar), "write '%s'", path);
 	return 0;
 }
 
@@ -692,7 +692,7 @@ ck_diff_write(const char *dir, const char *parent, int upper, int fd,
 	if (rc == 0)
 		rc = write_layer(&d, dir, parent, errp);
 	if (rc == 0 && archive_write_close(d.ar) != ARCHIVE_OK)
-		rc = ck_err_set(errp, archive_errno(d.ar), "write the layer: "
+		rc = ck_err_set(errp, CK_ARCHIVE_ERRNO(d.ar), "write the layer: "
 				"%s", archive_error_string(d.ar));
 	if (rc == 0)
 		rc = sink_finish(&d.sink, res, errp);

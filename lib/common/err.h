@@ -27,6 +27,11 @@ enum {
 
 #define CK_PRINTF(a, b) __attribute__((format(printf, a, b)))
 
+/* libarchive's errno for its last error, or 0 when it has none (it
+ * reports -1 then, which strerror would print as "Unknown error -1").
+ * For ck_err_set; the caller includes archive.h. */
+#define CK_ARCHIVE_ERRNO(a) (archive_errno(a) > 0 ? archive_errno(a) : 0)
+
 int ck_err_set(struct ck_err **errp, int errnum, const char *fmt, ...)
 	CK_PRINTF(3, 4);
 int ck_err_setc(struct ck_err **errp, int code, int errnum,

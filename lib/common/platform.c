@@ -417,10 +417,7 @@ json_field_ok(const char *s, int dot)
 static int
 option_text_ok(const char *s)
 {
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return 0;
-	return 1;
+	return ck_find_control(s) == NULL;
 }
 
 static int

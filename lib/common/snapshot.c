@@ -61,12 +61,14 @@ default_name(const struct ck_store *st)
 	return data ? data : ck_xstrdup("overlayfs");
 }
 
-/* Records name as the store's default unless it has one already. */
+/* Records sn as the store's default unless it has one already. */
 static void
-keep_default(const struct ck_store *st, const char *name)
+keep_default(const struct ck_snapshotter *sn)
 {
-	char *path = ck_asprintf("%s/snapshots/default", st->root);
-	char *text = ck_asprintf("%s\n", name);
+	char *path = ck_asprintf("%.*s/default",
+				 (int)(strrchr(sn->dir, '/') - sn->dir),
+				 sn->dir);
+	char *text = ck_asprintf("%s\n", sn->name);
 
 	if (!ck_path_exists(path))
 		ck_write_file_atomic(path, text, strlen(text), 0644, NULL);
@@ -113,8 +115,7 @@ ck_sn_open(struct ck_snapshotter *sn, const struct ck_store *st,
 	}
 	if (rc == 0 && sn->type == CK_SN_BTRFS)
 		rc = ck_btrfs_check(sn->dir, errp);
-	if (rc == 0 && name && *name)
-		keep_default(st, chosen);
+	sn->named = name && *name;
 	if (rc < 0)
 		ck_sn_close(sn);
 	return rc;
@@ -392,17 +393,16 @@ make_dirs(const struct ck_snapshotter *sn, const char *id,
 static int
 check_key(const char *key, struct ck_err **errp)
 {
-	const unsigned char *p;
+	const char *p;
 
 	if (key == NULL || *key == '\0')
 		return ck_err_setc(errp, CK_E_INVALID, 0,
 				   "invalid snapshot key: empty");
-	for (p = (const unsigned char *)key; *p; p++)
-		if (*p < 0x20 || *p == 0x7f)
-			return ck_err_setc(errp, CK_E_INVALID, 0, "invalid "
-					   "snapshot key: it contains control "
-					   "character 0x%02x; use printable "
-					   "characters", *p);
+	p = ck_find_control(key);
+	if (p != NULL)
+		return ck_err_setc(errp, CK_E_INVALID, 0, "invalid snapshot "
+				   "key: it contains control character 0x%02x; "
+				   "use printable characters", (unsigned char)*p);
 	return 0;
 }
 
@@ -459,6 +459,8 @@ ck_sn_prepare(const struct ck_snapshotter *sn, const char *key,
 	if (rc == 0)
 		rc = write_record(sn, &s, fill_lock == NULL && !sn->no_sync,
 				  errp);
+	if (rc == 0 && sn->named)
+		keep_default(sn);
 	if (rc < 0 && fill_lock != NULL && *fill_lock >= 0) {
 		ck_unlock(*fill_lock);
 		*fill_lock = -1;
@@ -1543,7 +1545,8 @@ misplaced(const struct ck_snapshotter *sn, const char *path,
 	if (strcmp(expected, path) != 0) {
 		rc = ck_err_setc(errp, CK_E_INVALID, 0, "'%s' contains the "
 				 "record of snapshot '%s', which belongs in "
-				 "'%s'", path, s->key, expected);
+				 "'%s'; remove '%s' by hand", path, s->key,
+				 expected, path);
 		ck_snapshot_free(s);
 	}
 	free(expected);

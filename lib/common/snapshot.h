@@ -46,6 +46,7 @@ struct ck_snapshotter {
 	 * cleanup or removal drops a damaged record. */
 	int no_sync;
 	enum ck_sn_flatten flatten;	/* unpack's layers per snapshot */
+	int named;		/* chosen by the caller, not by default */
 };
 
 struct ck_snapshot {
@@ -70,7 +71,8 @@ struct ck_mount {
  * Opens the snapshotter name. A NULL or empty name takes
  * $CKIT_SNAPSHOTTER, else the store's default (snapshots/default), else
  * overlayfs. The first snapshotter named on a store without a default
- * becomes its default, so later tools find the same snapshots.
+ * becomes its default when it makes a snapshot (ck_sn_prepare), so later
+ * tools find the same snapshots.
  */
 int ck_sn_open(struct ck_snapshotter *sn, const struct ck_store *st,
 	       const char *name, struct ck_err **errp);

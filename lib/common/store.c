@@ -74,12 +74,15 @@ ensure_file(const struct ck_store *st, const char *path, const char *text,
 {
 	struct stat sb;
 	char *lockp;
-	int lock, rc = 0;
+	int lock, rc;
 
-	if (stat(path, &sb) < 0)
+	/* Only an empty regular file is written again: whatever else has
+	 * the name is not replaced. */
+	rc = ck_stat_regular(path, &sb, errp);
+	if (rc == 0)
 		return ck_write_file_new(path, text, strlen(text), 0644, errp);
-	if (sb.st_size > 0)
-		return 0;
+	if (rc < 0 || sb.st_size > 0)
+		return rc < 0 ? -1 : 0;
 	/* Every change of index.json takes the namespace lock, so under it
 	 * an index that another process filled in meanwhile is not replaced. */
 	lockp = ck_asprintf("%s/lock", st->ns_dir);
@@ -87,7 +90,8 @@ ensure_file(const struct ck_store *st, const char *path, const char *text,
 	free(lockp);
 	if (lock < 0)
 		return -1;
-	if (stat(path, &sb) == 0 && sb.st_size == 0)
+	rc = 0;
+	if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size == 0)
 		rc = ck_write_file_replace(path, text, strlen(text), 0644,
 					   errp);
 	ck_unlock(lock);

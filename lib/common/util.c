@@ -179,6 +179,15 @@ ck_read_file(const char *path, size_t max, char **data, size_t *len,
 }
 
 const char *
+ck_find_control(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return s;
+	return NULL;
+}
+
+const char *
 ck_file_type_name(mode_t mode)
 {
 	if (S_ISDIR(mode))
@@ -203,6 +212,30 @@ not_regular(const char *path, mode_t mode, struct ck_err **errp)
 			  "it by hand", path, ck_file_type_name(mode));
 }
 
+static int
+dangling(const char *path, struct ck_err **errp)
+{
+	return ck_err_set(errp, 0, "'%s' is a symbolic link to a missing "
+			  "file; remove it by hand", path);
+}
+
+int
+ck_stat_regular(const char *path, struct stat *sb, struct ck_err **errp)
+{
+	if (stat(path, sb) == 0)
+		return S_ISREG(sb->st_mode) ? 1 :
+			not_regular(path, sb->st_mode, errp);
+	if (errno != ENOENT)
+		return ck_err_set(errp, errno, "stat '%s'", path);
+	if (lstat(path, sb) < 0)
+		return errno == ENOENT ? 0 :
+			ck_err_set(errp, errno, "stat '%s'", path);
+	if (S_ISLNK(sb->st_mode))
+		return dangling(path, errp);
+	/* Another process made the file since the stat. */
+	return S_ISREG(sb->st_mode) ? 1 : not_regular(path, sb->st_mode, errp);
+}
+
 int
 ck_read_regular(const char *path, size_t max, char **data, size_t *len,
 		struct ck_err **errp)
@@ -216,9 +249,7 @@ ck_read_regular(const char *path, size_t max, char **data, size_t *len,
 		open_errno = errno;
 		if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode) &&
 		    open_errno == ENOENT)
-			return ck_err_set(errp, 0, "'%s' is a symbolic link to "
-					  "a missing file; remove it by hand",
-					  path);
+			return dangling(path, errp);
 		if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode) &&
 		    !S_ISLNK(st.st_mode))
 			return not_regular(path, st.st_mode, errp);

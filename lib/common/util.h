@@ -10,9 +10,12 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "err.h"
+
+#define CK_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 void *ck_xmalloc(size_t n);
 void *ck_xcalloc(size_t n, size_t size);
@@ -37,8 +40,15 @@ void ck_buf_free(struct ck_buf *b);
 int ck_mkdir_p(const char *path, mode_t mode, struct ck_err **errp);
 int ck_read_file(const char *path, size_t max, char **data, size_t *len,
 		 struct ck_err **errp);
+/* Returns the first control character (below 0x20, or 0x7f) in s, or
+ * NULL. Names and values with one would break tab-separated output. */
+const char *ck_find_control(const char *s);
 /* Returns the name of mode's file type, such as "FIFO". */
 const char *ck_file_type_name(mode_t mode);
+/* Returns 1 and fills sb when path is a regular file or a symbolic link
+ * to one, 0 when nothing has its name, and -1 with an error for anything
+ * else: another type of file, a link to nothing, a failed stat. */
+int ck_stat_regular(const char *path, struct stat *sb, struct ck_err **errp);
 /* Reads a file of ckit's own, which must be a regular file or a symlink
  * to one. A FIFO or a directory under its name is an error, and the
  * open uses O_NONBLOCK so that a FIFO fails at once. ENOENT is classed

@@ -829,6 +829,23 @@ put_manifest() {
 	assert_eq "$output" $'1.0.0\n1.0.0' "layout versions"
 }
 
+@test "cpull (FIFO or dangling symlink as index.json) fails and keeps it" {
+	local idx=$CKIT_ROOT/namespaces/default/index.json
+
+	run_tool 0 cpull -q "$REGISTRY/test/busybox:latest"
+	rm "$idx"
+	mkfifo "$idx"
+	run_tool 1 timeout 10 "$CPULL" -q "$REGISTRY/test/busybox:latest"
+	assert_contains "$stderr" "'$idx' is a FIFO, not a regular file; remove it by hand"
+	[[ -p $idx ]]
+	rm "$idx"
+	ln -s "$BATS_TEST_TMPDIR/missing" "$idx"
+	run_tool 1 cunpack "$REGISTRY/test/busybox:latest"
+	assert_contains "$stderr" "'$idx' is a symbolic link to a missing file; remove it by hand"
+	[[ -L $idx ]]
+	assert_file_not_exists "$BATS_TEST_TMPDIR/missing" "link target"
+}
+
 @test "cpull (filesystem without RENAME_NOREPLACE) creates the store" {
 	requires strace
 	run strace -f -o /dev/null -e inject=renameat2:error=EINVAL \

@@ -219,6 +219,7 @@ os.setxattr(sys.argv[1], "security.capability",
 	run_tool 1 "$CSNAPSHOT" ls
 	assert_eq "$output" "$(printf 'default/a\t\tactive')" "ls output"
 	assert_contains "$stderr" "contains the record of snapshot 'default/a', which belongs in" "warning"
+	assert_contains "$stderr" "; remove '$(snapshot_meta default/b)' by hand" "advice"
 	run_tool 1 "$CSNAPSHOT" info default/b
 	assert_contains "$stderr" "contains snapshot 'default/a' (remove it with 'csnapshot rm default/b')" "info"
 	run_tool 0 "$CSNAPSHOT" rm default/b

@@ -317,12 +317,38 @@ runc_status() {
 @test "ccontainer ls (unreadable records) lists the rest, exits 1" {
 	run_tool 0 "$CCONTAINER" create "$IMG" c1
 	echo '{"id": ' >"$CONTAINERS/broken.json"
-	echo '{"id": "other"}' >"$CONTAINERS/moved.json"
+	jq '.id = "other"' "$CONTAINERS/c1.json" >"$CONTAINERS/moved.json"
 	run_tool 1 "$CCONTAINER" ls -q
 	assert_eq "$output" c1 "containers"
 	assert_contains "$stderr" "ccontainer: warning: skipping container 'broken'"
 	assert_contains "$stderr" "skipping container 'moved': container record 'moved' names another ID, 'other'"
 	assert_contains "$stderr" "2 container records could not be read and were left out"
+}
+
+@test "ccontainer ls (hand-edited records) skips bad fields, rm removes them" {
+	run_tool 0 "$CCONTAINER" create "$IMG" c1
+	jq '.id = "c2" | .image = "a\tb"' "$CONTAINERS/c1.json" >"$CONTAINERS/c2.json"
+	jq '.id = "c3" | .runtime = "runc\nc9\tfake"' "$CONTAINERS/c1.json" >"$CONTAINERS/c3.json"
+	echo '{"id": "c4"}' >"$CONTAINERS/c4.json"
+	jq '.id = "c5" | .created = 5' "$CONTAINERS/c1.json" >"$CONTAINERS/c5.json"
+	run_tool 1 "$CCONTAINER" ls
+	assert_eq "$output" "$(printf 'c1\t%s\trunc' "$IMG")" "ls output"
+	assert_contains "$stderr" "skipping container 'c2': container record 'c2' is invalid: bad field image; remove it with 'ccontainer rm c2'"
+	assert_contains "$stderr" "container record 'c3' is invalid: bad field runtime"
+	assert_contains "$stderr" "container record 'c4' is invalid: bad field image"
+	assert_contains "$stderr" "container record 'c5' is invalid: bad field created"
+	assert_contains "$stderr" "4 container records could not be read and were left out"
+	run_tool 0 "$CCONTAINER" rm c2 c3 c4 c5
+	run_tool 0 "$CCONTAINER" ls -q
+	assert_eq "$output" c1 "containers after rm"
+}
+
+@test "ccontainer create --runtime (control character or empty) exits 2" {
+	run_tool 2 "$CCONTAINER" create --runtime $'runc\tx' "$IMG" c1
+	assert_contains "$stderr" "invalid runtime"
+	run_tool 2 "$CCONTAINER" create --runtime '' "$IMG" c1
+	assert_contains "$stderr" "invalid runtime ''"
+	assert_file_not_exists "$CONTAINERS/c1.json" "record"
 }
 
 @test "ccontainer ls, rm (FIFO and dangling symlink records) fail fast" {

@@ -158,7 +158,13 @@ create_option(struct options *o, int c, const char *arg)
 	case OPT_IMAGE: o->image = arg; return;
 	case OPT_SNAPSHOT: o->snapshot = arg; return;
 	case OPT_SPEC: o->spec_file = arg; return;
-	case OPT_RUNTIME: o->runtime = arg; return;
+	case OPT_RUNTIME:
+		if (*arg == '\0' || ck_find_control(arg) != NULL)
+			ck_cli_misuse("invalid runtime '%s': use a command "
+				      "name or path without control "
+				      "characters", arg);
+		o->runtime = arg;
+		return;
 	case OPT_LABEL: add_create_label(o, arg); return;
 	case OPT_VIEW: o->view = 1; return;
 	}
