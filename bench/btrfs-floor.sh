@@ -13,8 +13,8 @@
 #      registry storage and the image cache between runs; DEBIAN_MIRROR
 #      is passed to make-images.
 # Must run as root, after make. Makes a 16 GiB btrfs on a loop device in
-# a temp dir under BENCH_WORK and removes it at exit; starts the registry
-# on 127.0.0.1 for the pull and stops it.
+# a temp dir under BENCH_WORK and removes it at exit. Starts the registry
+# on 127.0.0.1 for the pull and stops it, at exit too.
 set -euo pipefail
 shopt -s inherit_errexit
 
@@ -39,10 +39,13 @@ mkdir -p "$W"
 T=$(mktemp -d "$W/btrfs-floor.XXXXXX")
 B=$T/btrfs
 
+REGISTRY_UP=0
+
 cleanup() {
 	local rc=$?
 
 	set +e
+	((REGISTRY_UP)) && "$SHARED/registry" stop "$W/registry" >/dev/null
 	mountpoint -q "$B" && umount "$B"
 	rm -rf "$T"
 	exit "$rc"
@@ -55,13 +58,14 @@ mkdir "$B"
 mount -o loop "$T/btrfs.img" "$B"
 
 "$SHARED/registry" start "$W/registry" "$PORT" >/dev/null
+REGISTRY_UP=1
 if ! "$SHARED/make-images" "$REG" "$W/cache" >"$T/make-images.log" 2>&1 ||
 	! "$TOP/tools/cpull/cpull" -q --root "$B/ckit" "$REF" >/dev/null; then
-	"$SHARED/registry" stop "$W/registry" >/dev/null
 	tail -5 "$T/make-images.log" >&2
 	die "could not build or pull bench/smallfiles"
 fi
 "$SHARED/registry" stop "$W/registry" >/dev/null
+REGISTRY_UP=0
 
 gz=$(find "$W/cache/oci-v1/smallfiles-latest/blobs" -type f -size +1M | head -1)
 [[ -n $gz ]] || die "no smallfiles layer blob under $W/cache"

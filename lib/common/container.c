@@ -181,7 +181,8 @@ labels_from_json(json_t *labels, struct ck_container *c)
 	if (!json_is_object(labels))
 		return -1;
 	json_object_foreach(labels, key, value)
-		if (!json_is_string(value))
+		if (!json_is_string(value) || ck_find_control(key) ||
+		    ck_find_control(json_string_value(value)))
 			return -1;
 	c->labels = json_deep_copy(labels);
 	return 0;
@@ -193,9 +194,9 @@ static const char *const required_fields[] = {
 	"id", "image", "snapshotter", "snapshot_key", "runtime", "created",
 };
 
-/* Returns the name of a field of j that is missing, not a string, or a
- * string with a control character (which would break the lines of
- * `ccontainer ls`), or NULL. */
+/* Returns the name of a field of j that is missing, not a string, empty,
+ * or a string with a control character (which would break the lines of
+ * `ccontainer ls`), or names no snapshotter, or NULL. */
 static const char *
 bad_field(json_t *j)
 {
@@ -206,16 +207,20 @@ bad_field(json_t *j)
 
 	for (i = 0; i < CK_ARRAY_SIZE(required_fields); i++) {
 		s = json_string_value(json_object_get(j, required_fields[i]));
-		if (s == NULL || ck_find_control(s) != NULL)
+		if (s == NULL || ck_check_text("field", s, NULL) < 0)
 			return required_fields[i];
 	}
 	for (i = 0; i < CK_ARRAY_SIZE(optional); i++) {
 		json_t *v = json_object_get(j, optional[i]);
 
 		if (v != NULL && (!json_is_string(v) ||
-				  ck_find_control(json_string_value(v))))
+				  ck_check_text("field", json_string_value(v),
+						NULL) < 0))
 			return optional[i];
 	}
+	s = json_string_value(json_object_get(j, "snapshotter"));
+	if (!ck_sn_known(s))
+		return "snapshotter";
 	return NULL;
 }
 

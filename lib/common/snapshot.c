@@ -77,6 +77,12 @@ keep_default(const struct ck_snapshotter *sn)
 }
 
 int
+ck_sn_known(const char *name)
+{
+	return name != NULL && type_of(name) != 0;
+}
+
+int
 ck_sn_open(struct ck_snapshotter *sn, const struct ck_store *st,
 	   const char *name, struct ck_err **errp)
 {
@@ -393,17 +399,7 @@ make_dirs(const struct ck_snapshotter *sn, const char *id,
 static int
 check_key(const char *key, struct ck_err **errp)
 {
-	const char *p;
-
-	if (key == NULL || *key == '\0')
-		return ck_err_setc(errp, CK_E_INVALID, 0,
-				   "invalid snapshot key: empty");
-	p = ck_find_control(key);
-	if (p != NULL)
-		return ck_err_setc(errp, CK_E_INVALID, 0, "invalid snapshot "
-				   "key: it contains control character 0x%02x; "
-				   "use printable characters", (unsigned char)*p);
-	return 0;
+	return ck_check_text("snapshot key", key ? key : "", errp);
 }
 
 int
@@ -1542,11 +1538,20 @@ misplaced(const struct ck_snapshotter *sn, const char *path,
 	char *expected = meta_path(sn, s->key);
 	int rc = 0;
 
-	if (strcmp(expected, path) != 0) {
+	/* A record renamed by hand goes back to its name. A copy beside
+	 * the record it copies is removed, and the next cleanup sweeps
+	 * the directories that no record names. */
+	if (strcmp(expected, path) != 0 && ck_path_exists(expected)) {
+		rc = ck_err_setc(errp, CK_E_INVALID, 0, "'%s' contains the "
+				 "record of snapshot '%s', which is in '%s'; "
+				 "remove '%s' by hand", path, s->key, expected,
+				 path);
+		ck_snapshot_free(s);
+	} else if (strcmp(expected, path) != 0) {
 		rc = ck_err_setc(errp, CK_E_INVALID, 0, "'%s' contains the "
 				 "record of snapshot '%s', which belongs in "
-				 "'%s'; remove '%s' by hand", path, s->key,
-				 expected, path);
+				 "'%s'; move it there by hand", path, s->key,
+				 expected);
 		ck_snapshot_free(s);
 	}
 	free(expected);

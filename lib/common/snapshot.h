@@ -77,6 +77,8 @@ struct ck_mount {
 int ck_sn_open(struct ck_snapshotter *sn, const struct ck_store *st,
 	       const char *name, struct ck_err **errp);
 void ck_sn_close(struct ck_snapshotter *sn);
+/* Returns whether name is a snapshotter's name. */
+int ck_sn_known(const char *name);
 int ck_sn_stat(const struct ck_snapshotter *sn, const char *key,
 	       struct ck_snapshot *s, struct ck_err **errp);
 /* Returns 1 when key has a readable record and 0 when it has none. A

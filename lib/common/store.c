@@ -132,13 +132,12 @@ env_or(const char *name, const char *fallback)
 	return v && *v ? v : fallback;
 }
 
-int
-ck_store_open(struct ck_store *st, const char *root, const char *ns,
-	      struct ck_err **errp)
+/* Fills in st's names from root and ns, or from the environment and the
+ * defaults when they are NULL. */
+static int
+store_names(struct ck_store *st, const char *root, const char *ns,
+	    struct ck_err **errp)
 {
-	char *p;
-	int rc;
-
 	memset(st, 0, sizeof(*st));
 	/* An empty variable counts as unset; an empty option value is an
 	 * error that the checks below report. */
@@ -156,6 +155,16 @@ ck_store_open(struct ck_store *st, const char *root, const char *ns,
 	st->ns = ck_xstrdup(ns);
 	st->content = ck_asprintf("%s/content", root);
 	st->ns_dir = ck_asprintf("%s/namespaces/%s", root, ns);
+	return 0;
+}
+
+/* Creates what st's store lacks and repairs its fixed files. Closes st
+ * when that fails. */
+static int
+store_init(struct ck_store *st, struct ck_err **errp)
+{
+	char *p;
+	int rc;
 
 	p = ck_asprintf("%s/blobs/sha256", st->content);
 	rc = ck_mkdir_p(p, 0711, errp);
@@ -177,9 +186,37 @@ ck_store_open(struct ck_store *st, const char *root, const char *ns,
 		goto fail;
 	return 0;
 fail:
-	ck_err_wrap(errp, "open store '%s'", root);
+	ck_err_wrap(errp, "open store '%s'", st->root);
 	ck_store_close(st);
 	return -1;
+}
+
+int
+ck_store_open(struct ck_store *st, const char *root, const char *ns,
+	      struct ck_err **errp)
+{
+	if (store_names(st, root, ns, errp) < 0)
+		return -1;
+	return store_init(st, errp);
+}
+
+int
+ck_store_open_existing(struct ck_store *st, const char *root,
+		       const char *ns, struct ck_err **errp)
+{
+	struct stat sb;
+	int rc;
+
+	if (store_names(st, root, ns, errp) < 0)
+		return -1;
+	if (stat(st->content, &sb) < 0 && errno == ENOENT) {
+		rc = ck_err_setc(errp, CK_E_NOTFOUND, 0, "no store at '%s': "
+				 "pull an image into it with cpull, or check "
+				 "--root and $CKIT_ROOT", st->root);
+		ck_store_close(st);
+		return rc;
+	}
+	return store_init(st, errp);
 }
 
 void

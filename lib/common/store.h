@@ -45,6 +45,12 @@ struct ck_descriptor {
  * and $CKIT_NAMESPACE or the defaults. */
 int ck_store_open(struct ck_store *st, const char *root, const char *ns,
 		  struct ck_err **errp);
+/* Opens the store as ck_store_open does if it exists, and fails with
+ * CK_E_NOTFOUND, creating nothing, when it does not. For commands that
+ * need something in the store, so that a mistyped root is not made into
+ * an empty store. */
+int ck_store_open_existing(struct ck_store *st, const char *root,
+			   const char *ns, struct ck_err **errp);
 void ck_store_close(struct ck_store *st);
 int ck_namespace_check(const char *ns, struct ck_err **errp);
 const char *ck_state_dir(void);

@@ -187,6 +187,60 @@ ck_find_control(const char *s)
 	return NULL;
 }
 
+/* Returns the length of the UTF-8 sequence at s, or 0 when it is not
+ * valid UTF-8 (overlong forms and surrogates included). */
+static size_t
+utf8_length(const unsigned char *s, unsigned *cp)
+{
+	size_t n, i;
+
+	if (s[0] < 0x80) {
+		*cp = s[0];
+		return 1;
+	}
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2, *cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, *cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, *cp = s[0] & 0x07;
+	else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		*cp = (*cp << 6) | (s[i] & 0x3f);
+	}
+	if ((n == 3 && *cp < 0x800) || (n == 4 && *cp < 0x10000) ||
+	    (*cp >= 0xd800 && *cp <= 0xdfff) || *cp > 0x10ffff)
+		return 0;
+	return n;
+}
+
+int
+ck_check_text(const char *what, const char *s, struct ck_err **errp)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	unsigned cp;
+	size_t n;
+
+	if (*p == '\0')
+		return ck_err_setc(errp, CK_E_INVALID, 0, "invalid %s: empty",
+				   what);
+	for (; *p; p += n) {
+		n = utf8_length(p, &cp);
+		if (n == 0)
+			return ck_err_setc(errp, CK_E_INVALID, 0, "invalid %s: "
+					   "it is not valid UTF-8", what);
+		if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0))
+			return ck_err_setc(errp, CK_E_INVALID, 0, "invalid %s: "
+					   "it contains control character "
+					   "U+%04X; use printable characters",
+					   what, cp);
+	}
+	return 0;
+}
+
 const char *
 ck_file_type_name(mode_t mode)
 {

@@ -43,6 +43,9 @@ int ck_read_file(const char *path, size_t max, char **data, size_t *len,
 /* Returns the first control character (below 0x20, or 0x7f) in s, or
  * NULL. Names and values with one would break tab-separated output. */
 const char *ck_find_control(const char *s);
+/* Checks that s, a name or value called what in the error, is not empty,
+ * is valid UTF-8 and has no control characters (C0, DEL or C1). */
+int ck_check_text(const char *what, const char *s, struct ck_err **errp);
 /* Returns the name of mode's file type, such as "FIFO". */
 const char *ck_file_type_name(mode_t mode);
 /* Returns 1 and fills sb when path is a regular file or a symbolic link

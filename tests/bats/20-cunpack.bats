@@ -31,9 +31,18 @@ teardown() {
 }
 
 @test "cunpack (image not pulled) fails naming it" {
+	mkdir -p "$CKIT_ROOT/content"
 	run_tool 1 cunpack "$REGISTRY/test/busybox:latest"
 	assert_contains "$stderr" "image '$REGISTRY/test/busybox:latest' not found"
 	assert_contains "$stderr" "cpull"
+}
+
+@test "cunpack (no store at --root) fails naming it, creates none" {
+	local root=$BATS_TEST_TMPDIR/typo
+
+	run_tool 1 cunpack --root "$root" "$REGISTRY/test/busybox:latest"
+	assert_contains "$stderr" "cunpack: no store at '$root': pull an image into it with cpull"
+	assert_file_not_exists "$root" "store root"
 }
 
 @test "cunpack (no reference, empty stdin) fails" {

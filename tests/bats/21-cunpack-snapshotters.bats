@@ -113,10 +113,10 @@ differential() {
 }
 
 @test "cunpack --snapshotter (failed first use) records no store default" {
-	run_tool 1 cunpack --snapshotter native "$REGISTRY/test/busybox:latest"
+	pull_fixture busybox
+	run_tool 1 cunpack --snapshotter native "$REGISTRY/test/missing:latest"
 	assert_contains "$stderr" "not found"
 	assert_file_not_exists "$CKIT_ROOT/snapshots/default" "store default"
-	pull_fixture busybox
 	run_tool 0 cunpack -q "$REGISTRY/test/busybox:latest"
 	assert_eq "$(snapshot_keys | wc -l)" 1 "overlayfs snapshots"
 	run_tool 0 cunpack -q --snapshotter native "$REGISTRY/test/busybox:latest"

@@ -212,14 +212,44 @@ os.setxattr(sys.argv[1], "security.capability",
 	assert_file_exists "$(jq -r .path <<<"$output")" "snapshot directory"
 }
 
+@test "csnapshot (no store at --root) creates none" {
+	local root=$BATS_TEST_TMPDIR/typo cmd
+
+	for cmd in ls usage; do
+		run_tool 0 "$CSNAPSHOT" --root "$root" "$cmd"
+		assert_eq "$output" "" "$cmd output"
+		assert_contains "$stderr" "csnapshot: warning: no store at '$root'" "$cmd"
+	done
+	for cmd in "info k" "mounts k" "rm k" "commit n k" "diff --store k"; do
+		# shellcheck disable=SC2086 # the command and its operands
+		run_tool 1 "$CSNAPSHOT" --root "$root" $cmd
+		assert_contains "$stderr" "csnapshot: no store at '$root'" "$cmd"
+	done
+	assert_file_not_exists "$root" "store root"
+	run_tool 0 "$CSNAPSHOT" --root "$root" prepare default/a
+	assert_file_exists "$root/content/oci-layout" "store made by prepare"
+}
+
+@test "csnapshot ls (record renamed by hand) says to move it back" {
+	local meta
+
+	run_tool 0 "$CSNAPSHOT" prepare default/a
+	meta=$(snapshot_meta default/a)
+	mv "$meta" "${meta%/*}/renamed.json"
+	run_tool 1 "$CSNAPSHOT" ls
+	assert_contains "$stderr" "'${meta%/*}/renamed.json' contains the record of snapshot 'default/a', which belongs in '$meta'; move it there by hand"
+	mv "${meta%/*}/renamed.json" "$meta"
+	run_tool 0 "$CSNAPSHOT" ls
+	assert_eq "$output" "$(printf 'default/a\t\tactive')" "ls output"
+}
+
 @test "csnapshot ls (record under another key's name) warns, exits 1" {
 	run_tool 0 "$CSNAPSHOT" prepare default/a
 	run_tool 0 "$CSNAPSHOT" prepare default/b
 	cp "$(snapshot_meta default/a)" "$(snapshot_meta default/b)"
 	run_tool 1 "$CSNAPSHOT" ls
 	assert_eq "$output" "$(printf 'default/a\t\tactive')" "ls output"
-	assert_contains "$stderr" "contains the record of snapshot 'default/a', which belongs in" "warning"
-	assert_contains "$stderr" "; remove '$(snapshot_meta default/b)' by hand" "advice"
+	assert_contains "$stderr" "contains the record of snapshot 'default/a', which is in '$(snapshot_meta default/a)'; remove '$(snapshot_meta default/b)' by hand" "warning"
 	run_tool 1 "$CSNAPSHOT" info default/b
 	assert_contains "$stderr" "contains snapshot 'default/a' (remove it with 'csnapshot rm default/b')" "info"
 	run_tool 0 "$CSNAPSHOT" rm default/b
@@ -260,12 +290,16 @@ os.setxattr(sys.argv[1], "security.capability",
 	assert_eq "$output" "$(printf 'default/k1\ndefault/k2')" "keys"
 }
 
-@test "csnapshot prepare, commit (key with a tab or newline) fail" {
+@test "csnapshot prepare, commit (key with a control character or bad UTF-8) fail" {
 	run_tool 1 "$CSNAPSHOT" prepare "$(printf 'a\tb')"
-	assert_contains "$stderr" "invalid snapshot key: it contains control character 0x09" "prepare"
+	assert_contains "$stderr" "invalid snapshot key: it contains control character U+0009" "prepare"
 	run_tool 0 "$CSNAPSHOT" prepare work
 	run_tool 1 "$CSNAPSHOT" commit "$(printf 'c\nd')" work
-	assert_contains "$stderr" "control character 0x0a" "commit"
+	assert_contains "$stderr" "control character U+000A" "commit"
+	run_tool 1 "$CSNAPSHOT" prepare $'a\xff'
+	assert_contains "$stderr" "invalid snapshot key: it is not valid UTF-8" "prepare, bad UTF-8"
+	run_tool 1 "$CSNAPSHOT" prepare $'a\xc2\x85'
+	assert_contains "$stderr" "control character U+0085" "prepare, C1 control"
 	run_tool 0 "$CSNAPSHOT" ls
 	assert_eq "$output" "$(printf 'work\t\tactive')" "ls"
 }

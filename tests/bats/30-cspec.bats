@@ -103,6 +103,14 @@ pull_unpack() {
 	assert_eq "$(jq -r .root.readonly <<<"$output")" true "readonly"
 }
 
+@test "cspec (no store at --root) fails naming it, creates none" {
+	local root=$BATS_TEST_TMPDIR/typo
+
+	run_tool 1 cspec --root "$root" --image "$REGISTRY/test/busybox:latest"
+	assert_contains "$stderr" "cspec: no store at '$root'"
+	assert_file_not_exists "$root" "store root"
+}
+
 @test "cspec (image not unpacked) tells to run cunpack" {
 	pull_fixture busybox
 	run_tool 1 cspec --image "$REGISTRY/test/busybox:latest"

@@ -46,6 +46,19 @@ wait_for() {
 	assert_file_not_exists "$CKIT_STATE/default/d1"
 }
 
+@test "crun-task (no store at --root) creates none" {
+	local root=$BATS_TEST_TMPDIR/typo
+
+	CKIT_ROOT=$root run_tool 0 "$CRUN_TASK" ls
+	assert_eq "$output" "" "ls output"
+	assert_contains "$stderr" "crun-task: warning: no store at '$root'"
+	CKIT_ROOT=$root run_tool 125 "$CRUN_TASK" run "$IMG" c1 true
+	assert_contains "$stderr" "no store at '$root'" "run"
+	CKIT_ROOT=$root run_tool 1 "$CRUN_TASK" kill c1
+	assert_contains "$stderr" "no store at '$root'" "kill"
+	assert_file_not_exists "$root" "store root"
+}
+
 @test "crun-task ls shows status and exit code" {
 	run_tool 0 crun-task run -d "$IMG" l1 sleep 30
 	run_tool 0 crun-task run -d "$IMG" l2 sh -c 'exit 3'

@@ -331,14 +331,20 @@ runc_status() {
 	jq '.id = "c3" | .runtime = "runc\nc9\tfake"' "$CONTAINERS/c1.json" >"$CONTAINERS/c3.json"
 	echo '{"id": "c4"}' >"$CONTAINERS/c4.json"
 	jq '.id = "c5" | .created = 5' "$CONTAINERS/c1.json" >"$CONTAINERS/c5.json"
+	jq '.id = "c6" | .snapshotter = "zfs"' "$CONTAINERS/c1.json" >"$CONTAINERS/c6.json"
+	jq '.id = "c7" | .runtime = ""' "$CONTAINERS/c1.json" >"$CONTAINERS/c7.json"
+	jq '.id = "c8" | .labels = {"k\nfake": "v"}' "$CONTAINERS/c1.json" >"$CONTAINERS/c8.json"
 	run_tool 1 "$CCONTAINER" ls
 	assert_eq "$output" "$(printf 'c1\t%s\trunc' "$IMG")" "ls output"
 	assert_contains "$stderr" "skipping container 'c2': container record 'c2' is invalid: bad field image; remove it with 'ccontainer rm c2'"
 	assert_contains "$stderr" "container record 'c3' is invalid: bad field runtime"
 	assert_contains "$stderr" "container record 'c4' is invalid: bad field image"
 	assert_contains "$stderr" "container record 'c5' is invalid: bad field created"
-	assert_contains "$stderr" "4 container records could not be read and were left out"
-	run_tool 0 "$CCONTAINER" rm c2 c3 c4 c5
+	assert_contains "$stderr" "container record 'c6' is invalid: bad field snapshotter"
+	assert_contains "$stderr" "container record 'c7' is invalid: bad field runtime"
+	assert_contains "$stderr" "container record 'c8' is invalid: bad field labels"
+	assert_contains "$stderr" "7 container records could not be read and were left out"
+	run_tool 0 "$CCONTAINER" rm c2 c3 c4 c5 c6 c7 c8
 	run_tool 0 "$CCONTAINER" ls -q
 	assert_eq "$output" c1 "containers after rm"
 }
@@ -347,8 +353,27 @@ runc_status() {
 	run_tool 2 "$CCONTAINER" create --runtime $'runc\tx' "$IMG" c1
 	assert_contains "$stderr" "invalid runtime"
 	run_tool 2 "$CCONTAINER" create --runtime '' "$IMG" c1
-	assert_contains "$stderr" "invalid runtime ''"
+	assert_contains "$stderr" "invalid runtime: empty"
+	run_tool 2 "$CCONTAINER" create --runtime $'run\xffc' "$IMG" c1
+	assert_contains "$stderr" "invalid runtime: it is not valid UTF-8"
+	run_tool 2 "$CCONTAINER" create --runtime $'run\xc2\x9bc' "$IMG" c1
+	assert_contains "$stderr" "invalid runtime: it contains control character U+009B"
 	assert_file_not_exists "$CONTAINERS/c1.json" "record"
+}
+
+@test "ccontainer (no store at the root) creates none" {
+	local root=$BATS_TEST_TMPDIR/typo
+
+	CKIT_ROOT=$root run_tool 0 "$CCONTAINER" ls
+	assert_eq "$output" "" "ls output"
+	assert_contains "$stderr" "ccontainer: warning: no store at '$root': pull an image into it with cpull, or check --root and \$CKIT_ROOT"
+	CKIT_ROOT=$root run_tool 1 "$CCONTAINER" info c1
+	assert_contains "$stderr" "no store at '$root'" "info"
+	CKIT_ROOT=$root run_tool 1 "$CCONTAINER" rm c1
+	assert_contains "$stderr" "no store at '$root'" "rm"
+	CKIT_ROOT=$root run_tool 1 "$CCONTAINER" create "$IMG" c1
+	assert_contains "$stderr" "no store at '$root'" "create"
+	assert_file_not_exists "$root" "store root"
 }
 
 @test "ccontainer ls, rm (FIFO and dangling symlink records) fail fast" {

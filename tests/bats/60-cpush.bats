@@ -106,6 +106,10 @@ target_requests() {
 
 @test "cpush (image not in store) fails" {
 	run_tool 1 "$CPUSH" "$TARGET/none/busybox"
+	assert_contains "$stderr" "cpush: no store at '$CKIT_ROOT'" "no store"
+	assert_file_not_exists "$CKIT_ROOT/content" "store"
+	mkdir -p "$CKIT_ROOT/content"
+	run_tool 1 "$CPUSH" "$TARGET/none/busybox"
 	assert_contains "$stderr" "image '$TARGET/none/busybox' not found in namespace 'default'" \
 		"stderr"
 }

@@ -159,10 +159,8 @@ create_option(struct options *o, int c, const char *arg)
 	case OPT_SNAPSHOT: o->snapshot = arg; return;
 	case OPT_SPEC: o->spec_file = arg; return;
 	case OPT_RUNTIME:
-		if (*arg == '\0' || ck_find_control(arg) != NULL)
-			ck_cli_misuse("invalid runtime '%s': use a command "
-				      "name or path without control "
-				      "characters", arg);
+		if (ck_check_text("runtime", arg, &err) < 0)
+			ck_cli_misuse("%s", err->msg);
 		o->runtime = arg;
 		return;
 	case OPT_LABEL: add_create_label(o, arg); return;
@@ -338,6 +336,19 @@ fail(struct ck_err **errp)
 	return 1;
 }
 
+/* Returns whether cmd, after the store's open failed with *errp, lists
+ * nothing and succeeds: ls of a store that does not exist does, after a
+ * warning. */
+static int
+list_of_nothing(const char *cmd, struct ck_err **errp)
+{
+	if (strcmp(cmd, "ls") != 0 || ck_err_code(*errp) != CK_E_NOTFOUND)
+		return 0;
+	ck_log(CK_LOG_WARNING, "%s", (*errp)->msg);
+	ck_err_free(errp);
+	return 1;
+}
+
 static int
 cmp_str(const void *a, const void *b)
 {
@@ -459,8 +470,8 @@ main(int argc, char **argv)
 	cmd = parse_args(argc, argv, &o);
 	if (strcmp(cmd, "create") == 0) {
 		rc = cmd_create(&o);
-	} else if (ck_store_open(&st, o.root, o.ns, &err) < 0) {
-		rc = fail(&err);
+	} else if (ck_store_open_existing(&st, o.root, o.ns, &err) < 0) {
+		rc = list_of_nothing(cmd, &err) ? 0 : fail(&err);
 	} else {
 		if (strcmp(cmd, "ls") == 0)
 			rc = cmd_ls(&o, &st);

@@ -113,7 +113,7 @@ cmd_create(struct options *o)
 	struct ck_err *err = NULL;
 	int rc = -1;
 
-	if (ck_store_open(&st, o->root, o->ns, &err) == 0) {
+	if (ck_store_open_existing(&st, o->root, o->ns, &err) == 0) {
 		if (ck_sn_open(&sn, &st, o->snapshotter, &err) == 0) {
 			rc = create(o, &st, &sn, &err);
 			ck_sn_close(&sn);

@@ -250,7 +250,7 @@ image_entries(const struct options *o, const char *ref,
 	size_t len;
 	int rc;
 
-	if (ck_store_open(st, o->root, o->ns, errp) < 0)
+	if (ck_store_open_existing(st, o->root, o->ns, errp) < 0)
 		return -1;
 	rc = ck_image_resolve(st, ref, img, errp);
 	if (rc == 0 &&

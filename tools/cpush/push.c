@@ -70,7 +70,7 @@ push_close(struct push *p)
 static int
 push_open(struct push *p, struct ck_err **errp)
 {
-	if (ck_store_open(&p->st, p->o->root, p->o->ns, errp) < 0)
+	if (ck_store_open_existing(&p->st, p->o->root, p->o->ns, errp) < 0)
 		return -1;
 	p->have_store = 1;
 	if (ck_ref_parse(p->o->dest, &p->dst, errp) < 0 ||

@@ -29,7 +29,7 @@ find_task(struct task_opts *o, struct bundle *b, char **ns,
 	struct ck_store st;
 
 	if (ck_container_id_check(o->id, errp) < 0 ||
-	    ck_store_open(&st, o->root, o->ns, errp) < 0)
+	    ck_store_open_existing(&st, o->root, o->ns, errp) < 0)
 		return -1;
 	bundle_init(b, st.ns, o->id);
 	if (ns)
@@ -164,8 +164,15 @@ task_list(const struct task_opts *o, struct ck_err **errp)
 	char *dir;
 	DIR *d;
 
-	if (ck_store_open(&st, o->root, o->ns, errp) < 0)
-		return -1;
+	/* A task needs a container record, so a store that does not exist
+	 * has no tasks. */
+	if (ck_store_open_existing(&st, o->root, o->ns, errp) < 0) {
+		if (ck_err_code(*errp) != CK_E_NOTFOUND)
+			return -1;
+		ck_log(CK_LOG_WARNING, "%s", (*errp)->msg);
+		ck_err_free(errp);
+		return 0;
+	}
 	dir = ck_asprintf("%s/%s", ck_state_dir(), st.ns);
 	d = opendir(dir);
 	while (d && (de = readdir(d)) != NULL) {

@@ -64,7 +64,7 @@ ctx_open(struct ctx *x, struct task_opts *o, struct ck_err **errp)
 	memset(x, 0, sizeof(*x));
 	x->lock = -1;
 	if (ck_container_id_check(o->id, errp) < 0 ||
-	    ck_store_open(&x->st, o->root, o->ns, errp) < 0)
+	    ck_store_open_existing(&x->st, o->root, o->ns, errp) < 0)
 		return -1;
 	bundle_init(&x->b, x->st.ns, o->id);
 	bundle_load_runtime(o, &x->b);

@@ -483,21 +483,29 @@ run_view(struct ctx *c, struct ck_err **errp)
 	return cmd_prepare(c, CK_SNAP_VIEW, errp);
 }
 
+/* A command's behaviour when the store does not exist. */
+enum no_store {
+	NO_STORE_CREATE = 0,	/* creates it */
+	NO_STORE_FAIL,		/* fails, creating nothing */
+	NO_STORE_EMPTY,		/* lists nothing, after a warning */
+};
+
 static const struct command {
 	const char *name;
 	int min_args;		/* operands after the command */
 	int max_args;		/* -1: any number */
 	int (*run)(struct ctx *c, struct ck_err **errp);
+	enum no_store no_store;
 } commands[] = {
-	{ "prepare", 1, 2, run_prepare },
-	{ "view", 2, 2, run_view },
-	{ "commit", 2, 2, cmd_commit },
-	{ "rm", 1, -1, cmd_rm },
-	{ "ls", 0, 0, cmd_ls },
-	{ "info", 1, 1, cmd_info },
-	{ "mounts", 1, 2, cmd_mounts },
-	{ "usage", 0, 1, cmd_usage },
-	{ "diff", 1, 1, cmd_diff },
+	{ "prepare", 1, 2, run_prepare, NO_STORE_CREATE },
+	{ "view", 2, 2, run_view, NO_STORE_CREATE },
+	{ "commit", 2, 2, cmd_commit, NO_STORE_FAIL },
+	{ "rm", 1, -1, cmd_rm, NO_STORE_FAIL },
+	{ "ls", 0, 0, cmd_ls, NO_STORE_EMPTY },
+	{ "info", 1, 1, cmd_info, NO_STORE_FAIL },
+	{ "mounts", 1, 2, cmd_mounts, NO_STORE_FAIL },
+	{ "usage", 0, 1, cmd_usage, NO_STORE_EMPTY },
+	{ "diff", 1, 1, cmd_diff, NO_STORE_FAIL },
 };
 
 static const struct command *
@@ -516,6 +524,8 @@ find_command(const struct options *o)
 					  n > cmd->max_args))
 			ck_cli_misuse("wrong number of arguments for '%s'",
 				      name);
+		if (cmd->run == cmd_diff && !o->output && !o->store)
+			ck_cli_misuse("diff needs -o <file>, --store or both");
 		return cmd;
 	}
 	ck_cli_misuse("unknown command '%s'", name);
@@ -528,7 +538,17 @@ run_command(const struct options *o, const struct command *cmd,
 	struct ctx c = { .o = o };
 	int rc;
 
-	if (ck_store_open(&c.st, o->root, o->ns, errp) < 0)
+	if (cmd->no_store == NO_STORE_CREATE)
+		rc = ck_store_open(&c.st, o->root, o->ns, errp);
+	else
+		rc = ck_store_open_existing(&c.st, o->root, o->ns, errp);
+	if (rc < 0 && cmd->no_store == NO_STORE_EMPTY &&
+	    ck_err_code(*errp) == CK_E_NOTFOUND) {
+		ck_log(CK_LOG_WARNING, "%s", (*errp)->msg);
+		ck_err_free(errp);
+		return 0;
+	}
+	if (rc < 0)
 		return -1;
 	rc = ck_sn_open(&c.sn, &c.st, o->snapshotter, errp);
 	if (rc == 0) {

@@ -115,8 +115,6 @@ cmd_diff(struct ctx *c, struct ck_err **errp)
 	char *dir = NULL, *parent = NULL;
 	int fd = -1, rc;
 
-	if (!c->o->output && !c->o->store)
-		ck_cli_misuse("diff needs -o <file>, --store or both");
 	if (ck_sn_stat(&c->sn, c->o->args[1], &s, errp) < 0)
 		return -1;
 	rc = parent_dir(c, &s, &parent, errp);

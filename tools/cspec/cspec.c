@@ -179,7 +179,7 @@ run_spec(struct options *o, struct ck_err **errp)
 	ref = ck_cli_ref(o->image, errp);
 	if (ref == NULL)
 		return -1;
-	if (ck_store_open(&st, o->root, o->ns, errp) < 0) {
+	if (ck_store_open_existing(&st, o->root, o->ns, errp) < 0) {
 		free(ref);
 		return -1;
 	}

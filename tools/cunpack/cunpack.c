@@ -157,13 +157,12 @@ run_unpack(const struct options *o, struct ck_err **errp)
 	char *ref;
 	int rc = -1;
 
-	/* Checked before the store is opened, which would make a named
-	 * snapshotter the store's default. */
+	/* A usage error, so checked before anything is opened. */
 	check_flatten(o, o->snapshotter);
 	ref = ck_cli_ref(o->ref, errp);
 	if (ref == NULL)
 		return -1;
-	if (ck_store_open(&st, o->root, o->ns, errp) < 0) {
+	if (ck_store_open_existing(&st, o->root, o->ns, errp) < 0) {
 		free(ref);
 		return -1;
 	}
