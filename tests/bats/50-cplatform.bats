@@ -444,6 +444,10 @@ fixture_all_blobs() {
 
 @test "cplatform ls (image not pulled) exits 1" {
 	run_tool 1 "$CPLATFORM" ls "$LEVELS"
+	assert_contains "$stderr" "cplatform: no store at '$CKIT_ROOT'" "no store"
+	assert_file_not_exists "$CKIT_ROOT/content" "store"
+	mkdir -p "$CKIT_ROOT/content"
+	run_tool 1 "$CPLATFORM" ls "$LEVELS"
 	assert_contains "$stderr" "cplatform: image '$LEVELS' not found" "stderr"
 }
 
