@@ -288,10 +288,9 @@ read_record(const struct ck_store *st, const char *id,
 	if (container_from_json(j, c, &problem) < 0) {
 		json_decref(j);
 		return ck_err_setc(errp, CK_E_INVALID, 0, "container record "
-				   "'%s' is invalid: %s%s; remove it with "
-				   "'ccontainer rm %s'", id,
+				   "'%s' is invalid: %s%s", id,
 				   strchr(problem, ' ') ? "" : "bad field ",
-				   problem, id);
+				   problem);
 	}
 	json_decref(j);
 	if (strcmp(c->id, id) != 0) {
@@ -312,6 +311,14 @@ write_json(const char *path, json_t *j, size_t flags, mode_t mode,
 
 	if (text == NULL)
 		return ck_err_set(errp, 0, "encode '%s' as JSON", path);
+	if (strlen(text) > CK_JSON_MAX) {
+		rc = ck_err_setc(errp, CK_E_INVALID, 0, "'%s' would take %zu "
+				 "bytes, more than the %d MiB that can be read "
+				 "back; use fewer or shorter labels", path,
+				 strlen(text), CK_JSON_MAX >> 20);
+		free(text);
+		return rc;
+	}
 	rc = sync ? ck_write_file_atomic(path, text, strlen(text), mode, errp) :
 		ck_write_file_replace(path, text, strlen(text), mode, errp);
 	free(text);
@@ -1007,6 +1014,85 @@ drop_damaged(const struct ck_store *st, const char *id, const char *path,
 	return rc;
 }
 
+char *
+ck_container_using(const struct ck_store *st, const char *snapshotter,
+		   const char *key, const char *except, struct ck_err **errp)
+{
+	char *base = ck_asprintf("%s/namespaces", st->root);
+	DIR *nd = opendir(base);
+	struct dirent *ns, *de;
+	char *found = NULL;
+
+	while (nd && !found && !*errp && (ns = readdir(nd)) != NULL) {
+		char *dir = ck_asprintf("%s/%s/containers", base, ns->d_name);
+		DIR *d = ns->d_name[0] == '.' ? NULL : opendir(dir);
+
+		while (d && !found && !*errp && (de = readdir(d)) != NULL) {
+			char *p = ck_asprintf("%s/%s", dir, de->d_name);
+			struct ck_err *err = NULL;
+			json_t *j = ck_has_suffix(de->d_name, ".json") ?
+				ck_record_load(p, &err) : NULL;
+			const char *k = json_string_value(
+				json_object_get(j, "snapshot_key"));
+			const char *sn = json_string_value(
+				json_object_get(j, "snapshotter"));
+			const char *id = json_string_value(
+				json_object_get(j, "id"));
+			char *user = ck_asprintf("%s/%s", ns->d_name,
+						 id ? id : "?");
+
+			if (k && strcmp(k, key) == 0 &&
+			    strcmp(sn ? sn : "overlayfs", snapshotter) == 0 &&
+			    (except == NULL || strcmp(user, except) != 0)) {
+				found = user;
+				user = NULL;
+			}
+			if (err && ck_err_code(err) != CK_E_NOTFOUND &&
+			    ck_err_code(err) != CK_E_DAMAGED) {
+				ck_err_pass(errp, err);
+				err = NULL;
+			}
+			ck_err_free(&err);
+			json_decref(j);
+			free(user);
+			free(p);
+		}
+		if (d)
+			closedir(d);
+		free(dir);
+	}
+	if (nd)
+		closedir(nd);
+	free(base);
+	return found;
+}
+
+/* Returns whether the snapshot of c must stay when c is removed: another
+ * container's record names it too (a record copied by hand), or a record
+ * that cannot be read might. */
+static int
+snapshot_shared(const struct ck_store *st, const struct ck_container *c)
+{
+	struct ck_err *err = NULL;
+	char *self = ck_asprintf("%s/%s", st->ns, c->id);
+	char *user = ck_container_using(st, c->snapshotter, c->snapshot_key,
+					self, &err);
+	int shared = user != NULL || err != NULL;
+
+	if (user != NULL)
+		ck_log(CK_LOG_WARNING, "keeping snapshot '%s' of container "
+		       "'%s': container '%s' uses it too", c->snapshot_key,
+		       c->id, user);
+	else if (err != NULL)
+		ck_log(CK_LOG_WARNING, "keeping snapshot '%s' of container "
+		       "'%s': another container may use it (%s)",
+		       c->snapshot_key, c->id, err->msg);
+	ck_err_free(&err);
+	free(user);
+	free(self);
+	return shared;
+}
+
 int
 ck_container_delete(const struct ck_store *st, const char *id,
 		    int keep_snapshot, struct ck_err **errp)
@@ -1042,6 +1128,8 @@ ck_container_delete(const struct ck_store *st, const char *id,
 			    "task; stop the task first", id);
 		goto out;
 	}
+	if (!keep_snapshot && c.snapshot_key != NULL)
+		keep_snapshot = snapshot_shared(st, &c);
 	if (remove_task_state(st, &c, errp) < 0 ||
 	    journal_write(st, JOURNAL_DELETE, &c, keep_snapshot, errp) < 0)
 		goto out;
@@ -1129,9 +1217,16 @@ ck_container_list(const struct ck_store *st, struct ck_container **v,
 		} else if (ck_err_code(err) != CK_E_NOTFOUND) {
 			/* A record removed since readdir is no container. */
 			char *text = ck_err_text(err);
+			int code = ck_err_code(err);
 
-			ck_log(CK_LOG_WARNING, "skipping container '%s': %s",
-			       id, text);
+			/* rm drops a damaged or invalid record. */
+			if (code == CK_E_DAMAGED || code == CK_E_INVALID)
+				ck_log(CK_LOG_WARNING, "skipping container "
+				       "'%s': %s; remove it with 'ccontainer "
+				       "rm %s'", id, text, id);
+			else
+				ck_log(CK_LOG_WARNING, "skipping container "
+				       "'%s': %s", id, text);
 			free(text);
 			(*skipped)++;
 		}

@@ -42,13 +42,21 @@ static char *
 default_name(const struct ck_store *st)
 {
 	const char *env = getenv("CKIT_SNAPSHOTTER");
+	struct ck_err *err = NULL;
 	char *path, *data = NULL;
 	size_t len;
 
 	if (env && *env)
 		return ck_xstrdup(env);
 	path = ck_asprintf("%s/snapshots/default", st->root);
-	if (ck_read_regular(path, 64, &data, &len, NULL) == 0) {
+	if (ck_read_regular(path, 64, &data, &len, &err) < 0 &&
+	    ck_err_code(err) != CK_E_NOTFOUND) {
+		char *text = ck_err_text(err);
+
+		ck_log(CK_LOG_WARNING, "ignoring the store's default "
+		       "snapshotter: %s", text);
+		free(text);
+	} else if (data != NULL) {
 		data[strcspn(data, "\n")] = '\0';
 		if (type_of(data) == 0) {
 			ck_log(CK_LOG_WARNING, "ignoring unknown snapshotter "
@@ -57,6 +65,7 @@ default_name(const struct ck_store *st)
 			data = NULL;
 		}
 	}
+	ck_err_free(&err);
 	free(path);
 	return data ? data : ck_xstrdup("overlayfs");
 }
@@ -455,7 +464,8 @@ ck_sn_prepare(const struct ck_snapshotter *sn, const char *key,
 	if (rc == 0)
 		rc = write_record(sn, &s, fill_lock == NULL && !sn->no_sync,
 				  errp);
-	if (rc == 0 && sn->named)
+	/* An unpack's extract snapshot counts once it is committed. */
+	if (rc == 0 && sn->named && fill_lock == NULL)
 		keep_default(sn);
 	if (rc < 0 && fill_lock != NULL && *fill_lock >= 0) {
 		ck_unlock(*fill_lock);
@@ -760,6 +770,8 @@ ck_sn_commit_layers(const struct ck_snapshotter *sn, const char *name,
 		rc = ck_err_set(errp, errno, "remove '%s'", meta);
 	free(meta);
 	ck_snapshot_free(&s);
+	if (rc == 0 && sn->named)
+		keep_default(sn);
 out:
 	ck_unlock(lock);
 	return rc;
@@ -901,6 +913,8 @@ out:
 	free(tmps);
 	free(dup);
 	free(metadir);
+	if (ok > 0 && sn->named)
+		keep_default(sn);
 	return ok;
 }
 

@@ -71,8 +71,9 @@ struct ck_mount {
  * Opens the snapshotter name. A NULL or empty name takes
  * $CKIT_SNAPSHOTTER, else the store's default (snapshots/default), else
  * overlayfs. The first snapshotter named on a store without a default
- * becomes its default when it makes a snapshot (ck_sn_prepare), so later
- * tools find the same snapshots.
+ * becomes its default when it makes a snapshot that is kept: a commit,
+ * or a prepare other than an unpack's. Later tools then find the same
+ * snapshots.
  */
 int ck_sn_open(struct ck_snapshotter *sn, const struct ck_store *st,
 	       const char *name, struct ck_err **errp);

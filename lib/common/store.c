@@ -718,7 +718,7 @@ load_json(const char *path, int code, struct ck_err **errp)
 	char *data;
 	size_t len;
 
-	if (ck_read_regular(path, 16 << 20, &data, &len, errp) < 0)
+	if (ck_read_regular(path, CK_JSON_MAX, &data, &len, errp) < 0)
 		return NULL;
 	j = json_loadb(data, len, 0, &jerr);
 	free(data);

@@ -150,6 +150,9 @@ char *ck_now_rfc3339(void);
  * which only a crash leaves. An error opening or reading it (EMFILE,
  * EIO) gets no class, because the file may be whole. */
 json_t *ck_record_load(const char *path, struct ck_err **errp);
+/* The largest JSON file that ck_record_load and ck_json_load_regular
+ * read, so no larger record may be written. */
+#define CK_JSON_MAX (16 << 20)
 /* Loads the JSON of a file of ckit's own through ck_read_regular, so a
  * FIFO under its name fails at once. */
 json_t *ck_json_load_regular(const char *path, struct ck_err **errp);

@@ -117,6 +117,10 @@ differential() {
 	run_tool 1 cunpack --snapshotter native "$REGISTRY/test/missing:latest"
 	assert_contains "$stderr" "not found"
 	assert_file_not_exists "$CKIT_ROOT/snapshots/default" "store default"
+	pull_fixture notar
+	run_tool 1 cunpack --snapshotter native "$REGISTRY/test/notar:latest"
+	assert_contains "$stderr" "tar"
+	assert_file_not_exists "$CKIT_ROOT/snapshots/default" "store default after a bad layer"
 	run_tool 0 cunpack -q "$REGISTRY/test/busybox:latest"
 	assert_eq "$(snapshot_keys | wc -l)" 1 "overlayfs snapshots"
 	run_tool 0 cunpack -q --snapshotter native "$REGISTRY/test/busybox:latest"

@@ -265,6 +265,7 @@ os.setxattr(sys.argv[1], "security.capability",
 	mkfifo "$CKIT_ROOT/snapshots/default"
 	CKIT_SNAPSHOTTER= run_tool 0 timeout 10 "$CSNAPSHOT" ls
 	assert_eq "$output" "$(printf 'default/a\t\tactive')" "ls"
+	assert_contains "$stderr" "warning: ignoring the store's default snapshotter: '$CKIT_ROOT/snapshots/default' is a FIFO, not a regular file; remove it by hand"
 }
 
 @test "csnapshot ls (stdout full) exits 1" {

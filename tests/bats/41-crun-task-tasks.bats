@@ -59,6 +59,11 @@ wait_for() {
 	assert_file_not_exists "$root" "store root"
 }
 
+@test "crun-task start (no such container) names the start" {
+	run_tool 125 "$CRUN_TASK" start nosuch
+	assert_contains "$stderr" "crun-task: start container 'nosuch': container 'nosuch' not found in namespace 'default'"
+}
+
 @test "crun-task ls shows status and exit code" {
 	run_tool 0 crun-task run -d "$IMG" l1 sleep 30
 	run_tool 0 crun-task run -d "$IMG" l2 sh -c 'exit 3'

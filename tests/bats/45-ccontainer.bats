@@ -345,6 +345,7 @@ runc_status() {
 	assert_contains "$stderr" "container record 'c8' is invalid: bad field labels"
 	assert_contains "$stderr" "7 container records could not be read and were left out"
 	run_tool 0 "$CCONTAINER" rm c2 c3 c4 c5 c6 c7 c8
+	[[ $stderr != *"remove it with 'ccontainer rm"* ]]
 	run_tool 0 "$CCONTAINER" ls -q
 	assert_eq "$output" c1 "containers after rm"
 }
@@ -374,6 +375,38 @@ runc_status() {
 	CKIT_ROOT=$root run_tool 1 "$CCONTAINER" create "$IMG" c1
 	assert_contains "$stderr" "no store at '$root'" "create"
 	assert_file_not_exists "$root" "store root"
+}
+
+@test "ccontainer rm (record copied by hand) keeps the shared snapshot" {
+	run_tool 0 "$CCONTAINER" create "$IMG" c1
+	jq '.id = "c2"' "$CONTAINERS/c1.json" >"$CONTAINERS/c2.json"
+	run_tool 0 "$CCONTAINER" rm c2
+	assert_contains "$stderr" "keeping snapshot 'default/c1' of container 'c2': container 'default/c1' uses it too"
+	assert_file_exists "$(snapshot_meta default/c1)" "snapshot record"
+	run_tool 0 "$CCONTAINER" rm c1
+	assert_eq "$stderr" "" "stderr of the last rm"
+	assert_file_not_exists "$(snapshot_meta default/c1)" "snapshot record after the last rm"
+}
+
+@test "ccontainer label (record past 16 MiB) fails, record stays readable" {
+	local value round i labels
+
+	run_tool 0 "$CCONTAINER" create "$IMG" c1
+	value=$(printf '%4000s' '' | tr ' ' v)
+	# 4,400 labels of 4 KB: the last calls take the record past 16 MiB.
+	for round in $(seq 0 10); do
+		labels=()
+		for i in $(seq 400); do
+			labels+=("k${round}_$i=$value")
+		done
+		run "$CCONTAINER" label c1 "${labels[@]}"
+		((status == 0)) || break
+	done
+	assert_eq "$status" 1 "status of the label call past the limit"
+	assert_contains "$output" "more than the 16 MiB that can be read back; use fewer or shorter labels"
+	run_tool 0 "$CCONTAINER" ls -q
+	assert_eq "$output" c1 "containers"
+	run_tool 0 "$CCONTAINER" rm c1
 }
 
 @test "ccontainer ls, rm (FIFO and dangling symlink records) fail fast" {

@@ -464,8 +464,10 @@ launch(struct task_opts *o, struct ctx *x, int start, int detach,
 	return status;
 }
 
-int
-task_run(struct task_opts *o, struct ck_err **errp)
+/* Runs the task of `run`, or of `start` on a container without a task;
+ * verb names the command in errors. */
+static int
+run(struct task_opts *o, const char *verb, struct ck_err **errp)
 {
 	struct ctx x;
 	sigset_t held;
@@ -506,9 +508,15 @@ task_run(struct task_opts *o, struct ck_err **errp)
 			remove_container(&x);
 	}
 	if (status < 0)
-		ck_err_wrap(errp, "run container '%s'", o->id);
+		ck_err_wrap(errp, "%s container '%s'", verb, o->id);
 	ctx_close(&x);
 	return status < 0 ? -code : status;
+}
+
+int
+task_run(struct task_opts *o, struct ck_err **errp)
+{
+	return run(o, "run", errp);
 }
 
 int
@@ -604,7 +612,7 @@ task_start(struct task_opts *o, struct ck_err **errp)
 		/* start alone creates the task as well, as run ID does. */
 		ctx_close(&x);
 		o->image = NULL;
-		return task_run(o, errp);
+		return run(o, "start", errp);
 	}
 	state = shim_alive(&x.b) ? runtime_status(o, &x.b, NULL) : NULL;
 	if (state == NULL || strcmp(state, "created") != 0) {

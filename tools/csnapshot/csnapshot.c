@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "container.h"
 #include "csnapshot.h"
 #include "util.h"
 
@@ -162,55 +163,6 @@ cmd_commit(struct ctx *c, struct ck_err **errp)
 	return rc;
 }
 
-/* Returns the id of a container whose record names key, or NULL. A
- * container record that cannot be read might name it: then *errp is set
- * and NULL returned. A damaged record names nothing. */
-static char *
-container_using(struct ctx *c, const char *key, struct ck_err **errp)
-{
-	char *base = ck_asprintf("%s/namespaces", c->st.root);
-	DIR *nd = opendir(base);
-	struct dirent *ns, *de;
-	char *found = NULL;
-
-	while (nd && !found && !*errp && (ns = readdir(nd)) != NULL) {
-		char *dir = ck_asprintf("%s/%s/containers", base, ns->d_name);
-		DIR *d = ns->d_name[0] == '.' ? NULL : opendir(dir);
-
-		while (d && !found && !*errp && (de = readdir(d)) != NULL) {
-			char *p = ck_asprintf("%s/%s", dir, de->d_name);
-			struct ck_err *err = NULL;
-			json_t *j = ck_has_suffix(de->d_name, ".json") ?
-				ck_record_load(p, &err) : NULL;
-			const char *k = json_string_value(
-				json_object_get(j, "snapshot_key"));
-			const char *sn = json_string_value(
-				json_object_get(j, "snapshotter"));
-
-			if (k && strcmp(k, key) == 0 &&
-			    strcmp(sn ? sn : "overlayfs", c->sn.name) == 0)
-				found = ck_asprintf("%s/%s", ns->d_name,
-					json_string_value(json_object_get(j,
-									  "id")));
-			if (err && ck_err_code(err) != CK_E_NOTFOUND &&
-			    ck_err_code(err) != CK_E_DAMAGED) {
-				ck_err_pass(errp, err);
-				err = NULL;
-			}
-			ck_err_free(&err);
-			json_decref(j);
-			free(p);
-		}
-		if (d)
-			closedir(d);
-		free(dir);
-	}
-	if (nd)
-		closedir(nd);
-	free(base);
-	return found;
-}
-
 static int
 cmd_rm(struct ctx *c, struct ck_err **errp)
 {
@@ -219,7 +171,8 @@ cmd_rm(struct ctx *c, struct ck_err **errp)
 	for (i = 1; i < c->o->n_args; i++) {
 		const char *key = c->o->args[i];
 		struct ck_err *err = NULL;
-		char *user = container_using(c, key, &err);
+		char *user = ck_container_using(&c->st, c->sn.name, key, NULL,
+						&err);
 		/* user is "<ns>/<id>" */
 		char *id = user ? strchr(user, '/') : NULL;
 		int fd = -1;
