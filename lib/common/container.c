@@ -181,8 +181,9 @@ labels_from_json(json_t *labels, struct ck_container *c)
 	if (!json_is_object(labels))
 		return -1;
 	json_object_foreach(labels, key, value)
-		if (!json_is_string(value) || ck_find_control(key) ||
-		    ck_find_control(json_string_value(value)))
+		if (!json_is_string(value) ||
+		    ck_container_label_check(key, json_string_value(value),
+					     NULL) < 0)
 			return -1;
 	c->labels = json_deep_copy(labels);
 	return 0;
@@ -302,20 +303,24 @@ read_record(const struct ck_store *st, const char *id,
 	return 0;
 }
 
+/* A record leaves this much of CK_JSON_MAX to the journal entry that
+ * wraps it. */
+#define JOURNAL_ROOM 4096
+
 static int
 write_json(const char *path, json_t *j, size_t flags, mode_t mode,
-	   int sync, struct ck_err **errp)
+	   int sync, size_t max, struct ck_err **errp)
 {
 	char *text = json_dumps(j, flags);
 	int rc;
 
 	if (text == NULL)
 		return ck_err_set(errp, 0, "encode '%s' as JSON", path);
-	if (strlen(text) > CK_JSON_MAX) {
+	if (strlen(text) > max) {
 		rc = ck_err_setc(errp, CK_E_INVALID, 0, "'%s' would take %zu "
-				 "bytes, more than the %d MiB that can be read "
-				 "back; use fewer or shorter labels", path,
-				 strlen(text), CK_JSON_MAX >> 20);
+				 "bytes, more than the %zu bytes a record may "
+				 "take; use fewer or shorter labels", path,
+				 strlen(text), max);
 		free(text);
 		return rc;
 	}
@@ -331,7 +336,8 @@ write_record(const struct ck_store *st, const struct ck_container *c,
 {
 	char *path = record_path(st, c->id);
 	json_t *j = ck_container_to_json(c);
-	int rc = write_json(path, j, JSON_COMPACT, 0644, !st->no_sync, errp);
+	int rc = write_json(path, j, JSON_COMPACT, 0644, !st->no_sync,
+			    CK_JSON_MAX - JOURNAL_ROOM, errp);
 
 	json_decref(j);
 	free(path);
@@ -375,7 +381,7 @@ journal_write(const struct ck_store *st, enum journal_op op,
 		      "create" : "delete", "keep_snapshot", keep_snapshot,
 		      "record", ck_container_to_json(c));
 	/* Always synced: a recovery after a crash relies on the entry. */
-	rc = write_json(path, j, JSON_COMPACT, 0600, 1, errp);
+	rc = write_json(path, j, JSON_COMPACT, 0600, 1, CK_JSON_MAX, errp);
 	json_decref(j);
 	free(path);
 	return rc;
@@ -677,7 +683,7 @@ ck_container_spec_write(const struct ck_store *st, const char *id,
 {
 	char *path = ck_container_spec_path(st, id);
 	int rc = write_json(path, spec, JSON_INDENT(1), 0600, !st->no_sync,
-			    errp);
+			    CK_JSON_MAX, errp);
 
 	free(path);
 	return rc;
@@ -1002,7 +1008,8 @@ drop_damaged(const struct ck_store *st, const char *id, const char *path,
 	}
 	ck_log(CK_LOG_WARNING, "the record of container '%s' is damaged "
 	       "(%s); removing it and its spec. Its snapshot, if any, is "
-	       "kept: remove it with 'csnapshot rm %s/%s'", id, (*errp)->msg,
+	       "kept: its key is '%s/%s' unless the container was made with "
+	       "--snapshot, and 'csnapshot rm' removes it", id, (*errp)->msg,
 	       st->ns, id);
 	ck_err_free(errp);
 	if (remove_task_state(st, &c, errp) < 0 ||
@@ -1036,10 +1043,11 @@ ck_container_using(const struct ck_store *st, const char *snapshotter,
 				json_object_get(j, "snapshot_key"));
 			const char *sn = json_string_value(
 				json_object_get(j, "snapshotter"));
-			const char *id = json_string_value(
-				json_object_get(j, "id"));
-			char *user = ck_asprintf("%s/%s", ns->d_name,
-						 id ? id : "?");
+			/* The file's name, not the ID inside, which a copy
+			 * made by hand may share. */
+			char *user = ck_asprintf("%s/%.*s", ns->d_name,
+						 (int)strlen(de->d_name) - 5,
+						 de->d_name);
 
 			if (k && strcmp(k, key) == 0 &&
 			    strcmp(sn ? sn : "overlayfs", snapshotter) == 0 &&

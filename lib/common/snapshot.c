@@ -130,7 +130,6 @@ ck_sn_open(struct ck_snapshotter *sn, const struct ck_store *st,
 	}
 	if (rc == 0 && sn->type == CK_SN_BTRFS)
 		rc = ck_btrfs_check(sn->dir, errp);
-	sn->named = name && *name;
 	if (rc < 0)
 		ck_sn_close(sn);
 	return rc;
@@ -465,7 +464,7 @@ ck_sn_prepare(const struct ck_snapshotter *sn, const char *key,
 		rc = write_record(sn, &s, fill_lock == NULL && !sn->no_sync,
 				  errp);
 	/* An unpack's extract snapshot counts once it is committed. */
-	if (rc == 0 && sn->named && fill_lock == NULL)
+	if (rc == 0 && fill_lock == NULL)
 		keep_default(sn);
 	if (rc < 0 && fill_lock != NULL && *fill_lock >= 0) {
 		ck_unlock(*fill_lock);
@@ -770,7 +769,7 @@ ck_sn_commit_layers(const struct ck_snapshotter *sn, const char *name,
 		rc = ck_err_set(errp, errno, "remove '%s'", meta);
 	free(meta);
 	ck_snapshot_free(&s);
-	if (rc == 0 && sn->named)
+	if (rc == 0)
 		keep_default(sn);
 out:
 	ck_unlock(lock);
@@ -913,7 +912,7 @@ out:
 	free(tmps);
 	free(dup);
 	free(metadir);
-	if (ok > 0 && sn->named)
+	if (ok > 0)
 		keep_default(sn);
 	return ok;
 }
@@ -1550,24 +1549,37 @@ misplaced(const struct ck_snapshotter *sn, const char *path,
 	  struct ck_snapshot *s, struct ck_err **errp)
 {
 	char *expected = meta_path(sn, s->key);
+	struct ck_snapshot there = { 0 };
 	int rc = 0;
 
+	if (strcmp(expected, path) == 0) {
+		free(expected);
+		return 0;
+	}
 	/* A record renamed by hand goes back to its name. A copy beside
 	 * the record it copies is removed, and the next cleanup sweeps
-	 * the directories that no record names. */
-	if (strcmp(expected, path) != 0 && ck_path_exists(expected)) {
-		rc = ck_err_setc(errp, CK_E_INVALID, 0, "'%s' contains the "
-				 "record of snapshot '%s', which is in '%s'; "
-				 "remove '%s' by hand", path, s->key, expected,
-				 path);
-		ck_snapshot_free(s);
-	} else if (strcmp(expected, path) != 0) {
+	 * the directories that no record names. Two records of one key
+	 * that name different directories need a person to choose. */
+	if (!ck_path_exists(expected))
 		rc = ck_err_setc(errp, CK_E_INVALID, 0, "'%s' contains the "
 				 "record of snapshot '%s', which belongs in "
 				 "'%s'; move it there by hand", path, s->key,
 				 expected);
-		ck_snapshot_free(s);
-	}
+	else if (read_record(expected, &there, NULL) == 0 &&
+		 strcmp(there.id, s->id) != 0)
+		rc = ck_err_setc(errp, CK_E_INVALID, 0, "'%s' contains a "
+				 "record of snapshot '%s' with directory '%s', "
+				 "and '%s' one with directory '%s'; remove the "
+				 "record you do not want by hand (the next "
+				 "cleanup removes its directory)", path, s->key,
+				 s->id, expected, there.id);
+	else
+		rc = ck_err_setc(errp, CK_E_INVALID, 0, "'%s' contains the "
+				 "record of snapshot '%s', which is in '%s'; "
+				 "remove '%s' by hand", path, s->key, expected,
+				 path);
+	ck_snapshot_free(&there);
+	ck_snapshot_free(s);
 	free(expected);
 	return rc;
 }

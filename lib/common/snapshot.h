@@ -46,7 +46,6 @@ struct ck_snapshotter {
 	 * cleanup or removal drops a damaged record. */
 	int no_sync;
 	enum ck_sn_flatten flatten;	/* unpack's layers per snapshot */
-	int named;		/* chosen by the caller, not by default */
 };
 
 struct ck_snapshot {
@@ -70,10 +69,9 @@ struct ck_mount {
 /*
  * Opens the snapshotter name. A NULL or empty name takes
  * $CKIT_SNAPSHOTTER, else the store's default (snapshots/default), else
- * overlayfs. The first snapshotter named on a store without a default
- * becomes its default when it makes a snapshot that is kept: a commit,
- * or a prepare other than an unpack's. Later tools then find the same
- * snapshots.
+ * overlayfs. The first snapshotter that keeps a snapshot in a store (a
+ * commit, or a prepare other than an unpack's) becomes its default, so
+ * later tools find the same snapshots.
  */
 int ck_sn_open(struct ck_snapshotter *sn, const struct ck_store *st,
 	       const char *name, struct ck_err **errp);

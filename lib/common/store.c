@@ -209,10 +209,15 @@ ck_store_open_existing(struct ck_store *st, const char *root,
 
 	if (store_names(st, root, ns, errp) < 0)
 		return -1;
-	if (stat(st->content, &sb) < 0 && errno == ENOENT) {
-		rc = ck_err_setc(errp, CK_E_NOTFOUND, 0, "no store at '%s': "
-				 "pull an image into it with cpull, or check "
-				 "--root and $CKIT_ROOT", st->root);
+	if (stat(st->content, &sb) < 0) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			rc = ck_err_setc(errp, CK_E_NOTFOUND, 0, "no store at "
+					 "'%s': pull an image into it with "
+					 "cpull, or check --root and "
+					 "$CKIT_ROOT", st->root);
+		else
+			rc = ck_err_set(errp, errno, "open store '%s'",
+					st->root);
 		ck_store_close(st);
 		return rc;
 	}

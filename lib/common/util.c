@@ -181,9 +181,13 @@ ck_read_file(const char *path, size_t max, char **data, size_t *len,
 const char *
 ck_find_control(const char *s)
 {
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return s;
+	const unsigned char *p = (const unsigned char *)s;
+
+	/* C1 controls, U+0080 to U+009F, are 0xc2 0x80 to 0xc2 0x9f. */
+	for (; *p; p++)
+		if (*p < 0x20 || *p == 0x7f ||
+		    (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f))
+			return (const char *)p;
 	return NULL;
 }
 

@@ -40,8 +40,9 @@ void ck_buf_free(struct ck_buf *b);
 int ck_mkdir_p(const char *path, mode_t mode, struct ck_err **errp);
 int ck_read_file(const char *path, size_t max, char **data, size_t *len,
 		 struct ck_err **errp);
-/* Returns the first control character (below 0x20, or 0x7f) in s, or
- * NULL. Names and values with one would break tab-separated output. */
+/* Returns the first control character in s (below 0x20, 0x7f, or a C1
+ * control in UTF-8), or NULL. Names and values with one would break
+ * tab-separated output or carry terminal escapes. */
 const char *ck_find_control(const char *s);
 /* Checks that s, a name or value called what in the error, is not empty,
  * is valid UTF-8 and has no control characters (C0, DEL or C1). */

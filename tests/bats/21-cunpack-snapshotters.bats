@@ -123,8 +123,9 @@ differential() {
 	assert_file_not_exists "$CKIT_ROOT/snapshots/default" "store default after a bad layer"
 	run_tool 0 cunpack -q "$REGISTRY/test/busybox:latest"
 	assert_eq "$(snapshot_keys | wc -l)" 1 "overlayfs snapshots"
+	assert_eq "$(<"$CKIT_ROOT/snapshots/default")" overlayfs "store default"
 	run_tool 0 cunpack -q --snapshotter native "$REGISTRY/test/busybox:latest"
-	assert_eq "$(<"$CKIT_ROOT/snapshots/default")" native "store default"
+	assert_eq "$(<"$CKIT_ROOT/snapshots/default")" overlayfs "store default after a native unpack"
 }
 
 @test "cunpack (120 layers) mounts past the page-size limit" {

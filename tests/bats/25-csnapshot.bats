@@ -220,7 +220,7 @@ os.setxattr(sys.argv[1], "security.capability",
 		assert_eq "$output" "" "$cmd output"
 		assert_contains "$stderr" "csnapshot: warning: no store at '$root'" "$cmd"
 	done
-	for cmd in "info k" "mounts k" "rm k" "commit n k" "diff --store k"; do
+	for cmd in "info k" "mounts k" "rm k" "commit n k" "diff --store k" "usage k"; do
 		# shellcheck disable=SC2086 # the command and its operands
 		run_tool 1 "$CSNAPSHOT" --root "$root" $cmd
 		assert_contains "$stderr" "csnapshot: no store at '$root'" "$cmd"
@@ -241,6 +241,19 @@ os.setxattr(sys.argv[1], "security.capability",
 	mv "${meta%/*}/renamed.json" "$meta"
 	run_tool 0 "$CSNAPSHOT" ls
 	assert_eq "$output" "$(printf 'default/a\t\tactive')" "ls output"
+}
+
+@test "csnapshot ls (two records of one key) names both directories" {
+	local meta old new
+
+	run_tool 0 "$CSNAPSHOT" prepare default/a
+	meta=$(snapshot_meta default/a)
+	old=$(jq -r .id "$meta")
+	mv "$meta" "${meta%/*}/renamed.json"
+	run_tool 0 "$CSNAPSHOT" prepare default/a
+	new=$(jq -r .id "$meta")
+	run_tool 1 "$CSNAPSHOT" ls
+	assert_contains "$stderr" "'${meta%/*}/renamed.json' contains a record of snapshot 'default/a' with directory '$old', and '$meta' one with directory '$new'; remove the record you do not want by hand"
 }
 
 @test "csnapshot ls (record under another key's name) warns, exits 1" {

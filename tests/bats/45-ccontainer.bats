@@ -334,6 +334,7 @@ runc_status() {
 	jq '.id = "c6" | .snapshotter = "zfs"' "$CONTAINERS/c1.json" >"$CONTAINERS/c6.json"
 	jq '.id = "c7" | .runtime = ""' "$CONTAINERS/c1.json" >"$CONTAINERS/c7.json"
 	jq '.id = "c8" | .labels = {"k\nfake": "v"}' "$CONTAINERS/c1.json" >"$CONTAINERS/c8.json"
+	jq '.id = "c9" | .labels = {"a": "b\u0085"}' "$CONTAINERS/c1.json" >"$CONTAINERS/c9.json"
 	run_tool 1 "$CCONTAINER" ls
 	assert_eq "$output" "$(printf 'c1\t%s\trunc' "$IMG")" "ls output"
 	assert_contains "$stderr" "skipping container 'c2': container record 'c2' is invalid: bad field image; remove it with 'ccontainer rm c2'"
@@ -343,8 +344,11 @@ runc_status() {
 	assert_contains "$stderr" "container record 'c6' is invalid: bad field snapshotter"
 	assert_contains "$stderr" "container record 'c7' is invalid: bad field runtime"
 	assert_contains "$stderr" "container record 'c8' is invalid: bad field labels"
-	assert_contains "$stderr" "7 container records could not be read and were left out"
-	run_tool 0 "$CCONTAINER" rm c2 c3 c4 c5 c6 c7 c8
+	assert_contains "$stderr" "container record 'c9' is invalid: bad field labels"
+	assert_contains "$stderr" "8 container records could not be read and were left out"
+	run_tool 2 "$CCONTAINER" label c1 $'a=b\xc2\x85'
+	assert_contains "$stderr" "control characters are not allowed" "label with a C1 control"
+	run_tool 0 "$CCONTAINER" rm c2 c3 c4 c5 c6 c7 c8 c9
 	[[ $stderr != *"remove it with 'ccontainer rm"* ]]
 	run_tool 0 "$CCONTAINER" ls -q
 	assert_eq "$output" c1 "containers after rm"
@@ -386,26 +390,64 @@ runc_status() {
 	run_tool 0 "$CCONTAINER" rm c1
 	assert_eq "$stderr" "" "stderr of the last rm"
 	assert_file_not_exists "$(snapshot_meta default/c1)" "snapshot record after the last rm"
+	# A copy whose ID was left as it was counts by its file name.
+	run_tool 0 "$CCONTAINER" create "$IMG" c3
+	cp "$CONTAINERS/c3.json" "$CONTAINERS/c3copy.json"
+	run_tool 0 "$CCONTAINER" rm c3
+	assert_contains "$stderr" "keeping snapshot 'default/c3' of container 'c3': container 'default/c3copy' uses it too"
+	assert_file_exists "$(snapshot_meta default/c3)" "snapshot record of c3"
+}
+
+# label_until_full ID COUNT SIZE: adds COUNT labels of SIZE bytes per call
+# to container ID until a call fails; leaves that call's status and
+# stderr in $status and $output. The labels printed go to /dev/null.
+label_until_full() {
+	local value round=0 i labels
+
+	value=$(printf "%${3}s" '' | tr ' ' v)
+	while :; do
+		labels=()
+		for ((i = 0; i < $2; i++)); do
+			labels+=("f$3_${round}_$i=$value")
+		done
+		status=0
+		"$CCONTAINER" label "$1" "${labels[@]}" >/dev/null \
+			2>"$BATS_TEST_TMPDIR/label.err" || status=$?
+		output=$(<"$BATS_TEST_TMPDIR/label.err")
+		((status == 0)) || return 0
+		round=$((round + 1))
+	done
 }
 
 @test "ccontainer label (record past 16 MiB) fails, record stays readable" {
-	local value round i labels
-
 	run_tool 0 "$CCONTAINER" create "$IMG" c1
-	value=$(printf '%4000s' '' | tr ' ' v)
-	# 4,400 labels of 4 KB: the last calls take the record past 16 MiB.
-	for round in $(seq 0 10); do
-		labels=()
-		for i in $(seq 400); do
-			labels+=("k${round}_$i=$value")
-		done
-		run "$CCONTAINER" label c1 "${labels[@]}"
-		((status == 0)) || break
-	done
+	# Labels of 4,000 bytes up to 200 bytes below 16 MiB less 4 KiB.
+	python3 - "$CONTAINERS/c1.json" <<-'PY'
+		import json, sys
+		path = sys.argv[1]
+		rec = json.load(open(path))
+		labels = rec.setdefault("labels", {})
+		size = lambda: len(json.dumps(rec, separators=(",", ":")))
+		target = (16 << 20) - 4096 - 200
+		cur, i = size(), 0
+		while target - cur > 4050:
+		    labels["p%d" % i] = "v" * 4000
+		    cur += len("p%d" % i) + 4006
+		    i += 1
+		labels["pad"] = ""
+		labels["pad"] = "v" * (target - size())
+		assert size() == target and len(labels["pad"]) < 4090
+		open(path, "w").write(json.dumps(rec, separators=(",", ":")))
+	PY
+	label_until_full c1 1 4000
 	assert_eq "$status" 1 "status of the label call past the limit"
-	assert_contains "$output" "more than the 16 MiB that can be read back; use fewer or shorter labels"
+	assert_contains "$output" "more than the 16773120 bytes a record may take; use fewer or shorter labels"
 	run_tool 0 "$CCONTAINER" ls -q
 	assert_eq "$output" c1 "containers"
+	# Fill the record to within a few bytes of its limit: the delete's
+	# journal entry wraps the record and must still fit.
+	label_until_full c1 1 40
+	label_until_full c1 1 4
 	run_tool 0 "$CCONTAINER" rm c1
 }
 

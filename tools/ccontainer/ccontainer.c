@@ -183,6 +183,7 @@ static void
 parse_create(int argc, char **argv, struct options *o)
 {
 	struct option *longopts;
+	struct ck_err *err = NULL;
 	int c;
 
 	longopts = ck_cli_join_options(create_options, ck_spec_longopts);
@@ -205,8 +206,9 @@ parse_create(int argc, char **argv, struct options *o)
 	if (o->spec_file && (o->spec_options || o->spec.args))
 		ck_cli_misuse("--spec cannot be combined with spec options "
 			      "or arguments; give them to cspec");
-	if (o->snapshot != NULL && *o->snapshot == '\0')
-		ck_cli_misuse("invalid snapshot key '': use a non-empty key");
+	if (o->snapshot != NULL &&
+	    ck_check_text("snapshot key", o->snapshot, &err) < 0)
+		ck_cli_misuse("%s", err->msg);
 }
 
 static void
