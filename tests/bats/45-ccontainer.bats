@@ -451,6 +451,16 @@ label_until_full() {
 	run_tool 0 "$CCONTAINER" rm c1
 }
 
+@test "ccontainer create (bad --spec, other snapshotter) unpacks nothing" {
+	run_tool 0 "$CCONTAINER" create "$IMG" web1
+	run_tool 1 "$CCONTAINER" create --snapshotter native --spec "$BATS_TEST_TMPDIR/missing.json" "$IMG" c1
+	assert_contains "$stderr" "invalid spec '$BATS_TEST_TMPDIR/missing.json'"
+	assert_eq "$(<"$CKIT_ROOT/snapshots/default")" overlayfs "store default"
+	run ls "$CKIT_ROOT/snapshots/native/meta"
+	assert_eq "$output" "" "native snapshot records"
+	run_tool 0 "$TOP/tools/csnapshot/csnapshot" info default/web1
+}
+
 @test "ccontainer ls, rm (FIFO and dangling symlink records) fail fast" {
 	run_tool 0 "$CCONTAINER" create "$IMG" c1
 	mkfifo "$CONTAINERS/c2.json"
