@@ -191,8 +191,9 @@ ck_find_control(const char *s)
 	return NULL;
 }
 
-/* Returns the length of the UTF-8 sequence at s, or 0 when it is not
- * valid UTF-8 (overlong forms and surrogates included). */
+/* Returns the length of the UTF-8 sequence at s and sets *cp to its code
+ * point, or returns 0 when it is not valid UTF-8 (overlong forms and
+ * surrogates included). */
 static size_t
 utf8_length(const unsigned char *s, unsigned *cp)
 {

@@ -37,10 +37,10 @@ load_spec_file(const char *path, struct ck_err **errp)
 	return spec;
 }
 
-/* Returns the spec to store: given, the one read from --spec, or one
- * built from the image with the container's ID for the cgroup path and
- * the host name. A view is read-only, so the spec's root is marked
- * read-only too. */
+/* Returns the spec to store: given (read from --spec) when not NULL,
+ * else one built from the image with the container's ID for the cgroup
+ * path and the host name. A view is read-only, so the spec's root is
+ * marked read-only too. */
 static json_t *
 make_spec(struct options *o, const struct ck_store *st,
 	  const struct ck_snapshotter *sn, const struct ck_image *img,
