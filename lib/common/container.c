@@ -1008,9 +1008,9 @@ drop_damaged(const struct ck_store *st, const char *id, const char *path,
 	}
 	ck_log(CK_LOG_WARNING, "the record of container '%s' is damaged "
 	       "(%s); removing it and its spec. Its snapshot, if any, is "
-	       "kept: its key is '%s/%s' unless the container was made with "
-	       "--snapshot, and 'csnapshot rm' removes it", id, (*errp)->msg,
-	       st->ns, id);
+	       "kept: unless the container was made with --snapshot, "
+	       "'csnapshot rm %s/%s' removes it", id, (*errp)->msg, st->ns,
+	       id);
 	ck_err_free(errp);
 	if (remove_task_state(st, &c, errp) < 0 ||
 	    unlink_synced(path, errp) < 0)
