@@ -120,6 +120,18 @@ make_dirs(const struct ck_store *st, struct ck_err **errp)
 	return rc;
 }
 
+/* Fails with CK_E_NOTFOUND, as for a missing record, when st's namespace
+ * does not exist, so that a change to container id does not make it. */
+static int
+check_namespace(const struct ck_store *st, const char *id,
+		struct ck_err **errp)
+{
+	if (ck_path_exists(st->ns_dir))
+		return 0;
+	return ck_err_setc(errp, CK_E_NOTFOUND, 0, "container '%s' not "
+			   "found in namespace '%s'", id, st->ns);
+}
+
 int
 ck_container_lock(const struct ck_store *st, struct ck_err **errp)
 {
@@ -1109,7 +1121,8 @@ ck_container_delete(const struct ck_store *st, const char *id,
 	char *path = record_path(st, id), *journal = journal_path(st, id);
 	int lock = -1, rc = -1, interrupted;
 
-	if (ck_container_id_check(id, errp) < 0 || make_dirs(st, errp) < 0)
+	if (ck_container_id_check(id, errp) < 0 ||
+	    check_namespace(st, id, errp) < 0 || make_dirs(st, errp) < 0)
 		goto out;
 	lock = ck_container_lock(st, errp);
 	if (lock < 0)
@@ -1268,7 +1281,8 @@ ck_container_set_labels(const struct ck_store *st, const char *id,
 	size_t i;
 
 	memset(c, 0, sizeof(*c));
-	if (ck_container_id_check(id, errp) < 0)
+	if (ck_container_id_check(id, errp) < 0 ||
+	    check_namespace(st, id, errp) < 0)
 		return -1;
 	for (i = 0; i < n; i++)
 		if (ck_container_label_check(keys[i], values[i] ? values[i] :

@@ -30,6 +30,12 @@ load_index(const struct ck_store *st, struct ck_err **errp)
 	json_error_t jerr;
 	json_t *idx;
 
+	/* Only a namespace that does not exist lacks its index. */
+	if (!ck_path_exists(st->ns_dir)) {
+		free(path);
+		return json_pack("{s:i, s:[]}", "schemaVersion", 2,
+				 "manifests");
+	}
 	idx = json_load_file(path, 0, &jerr);
 	if (idx == NULL) {
 		ck_err_set(errp, 0, "read '%s': %d:%d: %s", path, jerr.line,

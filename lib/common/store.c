@@ -158,10 +158,10 @@ store_names(struct ck_store *st, const char *root, const char *ns,
 	return 0;
 }
 
-/* Creates what st's store lacks and repairs its fixed files. Closes st
- * when that fails. */
+/* Creates what st's store lacks and repairs its fixed files, those of
+ * the namespace only with make_ns. Closes st when that fails. */
 static int
-store_init(struct ck_store *st, struct ck_err **errp)
+store_init(struct ck_store *st, int make_ns, struct ck_err **errp)
 {
 	char *p;
 	int rc;
@@ -177,7 +177,7 @@ store_init(struct ck_store *st, struct ck_err **errp)
 	if (rc < 0)
 		goto fail;
 	/* The namespace first: its lock guards the repair of empty files. */
-	if (init_namespace(st, errp) < 0)
+	if (make_ns && init_namespace(st, errp) < 0)
 		goto fail;
 	p = ck_asprintf("%s/oci-layout", st->content);
 	rc = ensure_file(st, p, OCI_LAYOUT "\n", errp);
@@ -197,7 +197,7 @@ ck_store_open(struct ck_store *st, const char *root, const char *ns,
 {
 	if (store_names(st, root, ns, errp) < 0)
 		return -1;
-	return store_init(st, errp);
+	return store_init(st, 1, errp);
 }
 
 int
@@ -221,7 +221,9 @@ ck_store_open_existing(struct ck_store *st, const char *root,
 		ck_store_close(st);
 		return rc;
 	}
-	return store_init(st, errp);
+	/* A namespace that does not exist has nothing in it: a command that
+	 * only reads it does not make it, so a mistyped -n leaves no trace. */
+	return store_init(st, ck_path_exists(st->ns_dir), errp);
 }
 
 void

@@ -46,9 +46,10 @@ struct ck_descriptor {
 int ck_store_open(struct ck_store *st, const char *root, const char *ns,
 		  struct ck_err **errp);
 /* Opens the store as ck_store_open does if it exists, and fails with
- * CK_E_NOTFOUND, creating nothing, when it does not. For commands that
- * need something in the store, so that a mistyped root is not made into
- * an empty store. */
+ * CK_E_NOTFOUND, creating nothing, when it does not. A namespace that
+ * does not exist is not made either: it reads as empty. For commands
+ * that need something in the store, so that a mistyped root or
+ * namespace is not made into an empty one. */
 int ck_store_open_existing(struct ck_store *st, const char *root,
 			   const char *ns, struct ck_err **errp);
 void ck_store_close(struct ck_store *st);

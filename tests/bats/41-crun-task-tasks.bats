@@ -64,6 +64,15 @@ wait_for() {
 	assert_contains "$stderr" "crun-task: start container 'nosuch': container 'nosuch' not found in namespace 'default'"
 }
 
+@test "crun-task (namespace that does not exist) creates none" {
+	run_tool 0 "$CRUN_TASK" ls -n typo
+	assert_eq "$output" "" "ls output"
+	run_tool 125 "$CRUN_TASK" start -n typo c1
+	assert_contains "$stderr" "start container 'c1': container 'c1' not found in namespace 'typo'"
+	run_tool 1 "$CRUN_TASK" kill -n typo c1
+	assert_file_not_exists "$CKIT_ROOT/namespaces/typo" "namespace"
+}
+
 @test "crun-task ls shows status and exit code" {
 	run_tool 0 crun-task run -d "$IMG" l1 sleep 30
 	run_tool 0 crun-task run -d "$IMG" l2 sh -c 'exit 3'

@@ -461,6 +461,22 @@ label_until_full() {
 	run_tool 0 "$TOP/tools/csnapshot/csnapshot" info default/web1
 }
 
+@test "ccontainer (namespace that does not exist) creates none" {
+	run_tool 0 "$CCONTAINER" -n typo ls
+	assert_eq "$output" "" "ls output"
+	run_tool 1 "$CCONTAINER" -n typo info c1
+	assert_contains "$stderr" "container 'c1' not found in namespace 'typo'" "info"
+	run_tool 1 "$CCONTAINER" -n typo label c1 a=b
+	assert_contains "$stderr" "container 'c1' not found in namespace 'typo'" "label"
+	run_tool 1 "$CCONTAINER" -n typo rm c1
+	assert_contains "$stderr" "container 'c1' not found in namespace 'typo'" "rm"
+	run_tool 1 "$CCONTAINER" -n typo create "$IMG" c1
+	assert_contains "$stderr" "not found in namespace 'typo'" "create"
+	run_tool 1 cunpack -n typo "$IMG"
+	assert_contains "$stderr" "image '$IMG' not found in namespace 'typo'" "cunpack"
+	assert_file_not_exists "$CKIT_ROOT/namespaces/typo" "namespace"
+}
+
 @test "ccontainer ls, rm (FIFO and dangling symlink records) fail fast" {
 	run_tool 0 "$CCONTAINER" create "$IMG" c1
 	mkfifo "$CONTAINERS/c2.json"

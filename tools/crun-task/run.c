@@ -209,6 +209,10 @@ get_container(struct task_opts *o, struct ctx *x, struct ck_err **errp)
 			return -1;
 		return make_container(o, x, errp);
 	}
+	/* A namespace that does not exist has no container, and its lock
+	 * would make it. */
+	if (!ck_path_exists(x->st.ns_dir))
+		return ck_container_get(&x->st, o->id, &x->c, errp);
 	/* ccontainer rm takes this lock too, so it cannot remove the
 	 * snapshot between here and the runtime's init.pid. */
 	x->lock = ck_container_lock(&x->st, errp);
