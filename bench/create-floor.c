@@ -131,6 +131,11 @@ static void *create_files(void *arg)
 	return NULL;
 }
 
+static _Noreturn void usage(void)
+{
+	errx(2, "usage: create-floor [-j THREADS] [-s] TAR DIR");
+}
+
 int main(int argc, char **argv)
 {
 	struct timespec t0, t1;
@@ -148,11 +153,11 @@ int main(int argc, char **argv)
 			do_sync = 1;
 			break;
 		default:
-			errx(2, "usage: create-floor [-j THREADS] [-s] TAR DIR");
+			usage();
 		}
 	}
 	if (argc - optind != 2)
-		errx(2, "usage: create-floor [-j THREADS] [-s] TAR DIR");
+		usage();
 	load(argv[optind]);
 	root_fd = open(argv[optind + 1], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (root_fd < 0)

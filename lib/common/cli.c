@@ -135,6 +135,16 @@ ck_cli_check_skipped(size_t count, const char *what, struct ck_err **errp)
 }
 
 int
+ck_cli_list_without_store(struct ck_err **errp)
+{
+	if (ck_err_code(*errp) != CK_E_NOTFOUND)
+		return 0;
+	ck_log(CK_LOG_WARNING, "%s", (*errp)->msg);
+	ck_err_free(errp);
+	return 1;
+}
+
+int
 ck_cli_flush_stdout(void)
 {
 	if (fflush(stdout) == 0 && !ferror(stdout))

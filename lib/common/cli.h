@@ -26,6 +26,10 @@ _Noreturn void ck_cli_bad_option(int c, char **argv);
  * what, so that a script does not take a partial list for the whole. */
 int ck_cli_check_skipped(size_t count, const char *what,
 			 struct ck_err **errp);
+/* Returns 1, after printing *errp as a warning and freeing it, when
+ * *errp is ck_store_open_existing's report of a missing store, so that a
+ * listing prints nothing and succeeds. Returns 0 for any other error. */
+int ck_cli_list_without_store(struct ck_err **errp);
 /* Flushes stdout; reports a write error (a full disk, a closed pipe)
  * and returns -1, so that a tool can exit 1 instead of 0. */
 int ck_cli_flush_stdout(void);

@@ -201,7 +201,6 @@ labels_from_json(json_t *labels, struct ck_container *c)
 	return 0;
 }
 
-/* Fills c from a record object; fails when a field has the wrong type. */
 /* Fields every record has; manifest_digest came later and is optional. */
 static const char *const required_fields[] = {
 	"id", "image", "snapshotter", "snapshot_key", "runtime", "created",
@@ -237,24 +236,21 @@ bad_field(json_t *j)
 	return NULL;
 }
 
-/* Fills c from the record j. When j is not a valid record, returns -1
- * and sets *problem to the bad field's name, or to a phrase (one with a
- * space) when j is not even an object. */
+/* Fills c from the record j. When j is not a valid record, fails with
+ * CK_E_INVALID and a message that starts with label, the record's name. */
 static int
-container_from_json(json_t *j, struct ck_container *c,
-		    const char **problem)
+container_from_json(json_t *j, struct ck_container *c, const char *label,
+		    struct ck_err **errp)
 {
 	const char *kind, *field;
 
 	memset(c, 0, sizeof(*c));
-	*problem = "it is not a JSON object";
 	if (!json_is_object(j))
-		return -1;
+		return ck_err_setc(errp, CK_E_INVALID, 0, "%s is invalid: it "
+				   "is not a JSON object", label);
 	field = bad_field(j);
-	if (field != NULL) {
-		*problem = field;
-		return -1;
-	}
+	if (field != NULL)
+		goto fail;
 	kind = json_string_value(json_object_get(j, "snapshot_kind"));
 	c->id = get_str(j, "id");
 	c->image = get_str(j, "image");
@@ -267,16 +263,17 @@ container_from_json(json_t *j, struct ck_container *c,
 		c->snapshot_kind = CK_SNAP_ACTIVE;
 	else if (strcmp(kind, "view") == 0)
 		c->snapshot_kind = CK_SNAP_VIEW;
-	*problem = "snapshot_kind";
+	field = "snapshot_kind";
 	if (c->snapshot_kind == 0)
 		goto fail;
-	*problem = "labels";
+	field = "labels";
 	if (labels_from_json(json_object_get(j, "labels"), c) < 0)
 		goto fail;
 	return 0;
 fail:
 	ck_container_free(c);
-	return -1;
+	return ck_err_setc(errp, CK_E_INVALID, 0, "%s is invalid: bad field "
+			   "%s", label, field);
 }
 
 static int
@@ -285,8 +282,9 @@ read_record(const struct ck_store *st, const char *id,
 {
 	char *path = record_path(st, id);
 	struct ck_err *err = NULL;
-	const char *problem;
+	char *label;
 	json_t *j;
+	int rc;
 
 	memset(c, 0, sizeof(*c));
 	j = ck_record_load(path, &err);
@@ -298,14 +296,12 @@ read_record(const struct ck_store *st, const char *id,
 	}
 	if (j == NULL)
 		return ck_err_pass(errp, err);
-	if (container_from_json(j, c, &problem) < 0) {
-		json_decref(j);
-		return ck_err_setc(errp, CK_E_INVALID, 0, "container record "
-				   "'%s' is invalid: %s%s", id,
-				   strchr(problem, ' ') ? "" : "bad field ",
-				   problem);
-	}
+	label = ck_asprintf("container record '%s'", id);
+	rc = container_from_json(j, c, label, errp);
+	free(label);
 	json_decref(j);
+	if (rc < 0)
+		return -1;
 	if (strcmp(c->id, id) != 0) {
 		ck_err_setc(errp, CK_E_INVALID, 0, "container record '%s' "
 			    "names another ID, '%s'", id, c->id);
@@ -510,7 +506,7 @@ journal_recover(const struct ck_store *st, const char *id,
 	char *path = journal_path(st, id), *rec_path = record_path(st, id);
 	struct ck_container c;
 	struct ck_err *err = NULL;
-	const char *problem;
+	char *label;
 	json_t *j;
 	int rc = 0;
 
@@ -524,13 +520,12 @@ journal_recover(const struct ck_store *st, const char *id,
 			ck_err_free(&err);
 		goto out;
 	}
-	if (container_from_json(json_object_get(j, "record"), &c,
-				&problem) < 0) {
-		rc = ck_err_set(errp, 0, "journal entry '%s' is invalid: "
-				"%s%s", path, strchr(problem, ' ') ? "" :
-				"bad field ", problem);
+	label = ck_asprintf("the record in journal entry '%s'", path);
+	rc = container_from_json(json_object_get(j, "record"), &c, label,
+				 errp);
+	free(label);
+	if (rc < 0)
 		goto out;
-	}
 	if (strcmp(c.id, id) != 0) {
 		rc = ck_err_set(errp, 0, "journal entry '%s' names another "
 				"container, '%s'", path, c.id);

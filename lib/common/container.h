@@ -65,21 +65,21 @@ int ck_container_new(const struct ck_store *st,
 		     const struct ck_container *c, const char *parent,
 		     json_t *spec, struct ck_err **errp);
 /*
- * Deletes a container: the record, then its snapshot (unless
- * keep_snapshot) and spec file. Fails with CK_E_BUSY while its task runs
- * and with CK_E_NOTFOUND when there is no record. The state a task left
- * in $CKIT_STATE/<ns>/<id> after it stopped is removed first.
- */
-/*
  * Returns "<namespace>/<id>" of a container, in any namespace of st's
  * root, whose record names snapshot key of snapshotter, skipping the
- * container except ("<namespace>/<id>", or NULL); NULL when there is
- * none. A record that cannot be read might name it: then *errp is set
+ * container except ("<namespace>/<id>", or NULL). Returns NULL when
+ * there is none. A record that cannot be read might name it: then *errp is set
  * and NULL returned. A damaged record names nothing.
  */
 char *ck_container_using(const struct ck_store *st, const char *snapshotter,
 			 const char *key, const char *except,
 			 struct ck_err **errp);
+/*
+ * Deletes a container: the record, then its snapshot (unless
+ * keep_snapshot) and spec file. Fails with CK_E_BUSY while its task runs
+ * and with CK_E_NOTFOUND when there is no record. The state a task left
+ * in $CKIT_STATE/<ns>/<id> after it stopped is removed first.
+ */
 int ck_container_delete(const struct ck_store *st, const char *id,
 			int keep_snapshot, struct ck_err **errp);
 /* Lists the records sorted by ID. Each record that cannot be read gets

@@ -70,7 +70,8 @@ default_name(const struct ck_store *st)
 	return data ? data : ck_xstrdup("overlayfs");
 }
 
-/* Records sn as the store's default unless it has one already. */
+/* Records sn as the store's default unless it has one already. The
+ * file goes beside sn->dir, <root>/snapshots/<name>. */
 static void
 keep_default(const struct ck_snapshotter *sn)
 {
@@ -402,7 +403,7 @@ make_dirs(const struct ck_snapshotter *sn, const char *id,
 	return rc;
 }
 
-/* Checks a new snapshot key: not empty, and without control characters,
+/* Checks a new snapshot key: non-empty UTF-8 without control characters,
  * which would break the lines of `csnapshot ls`. */
 static int
 check_key(const char *key, struct ck_err **errp)

@@ -79,10 +79,12 @@ ensure_file(const struct ck_store *st, const char *path, const char *text,
 	/* Only an empty regular file is written again: whatever else has
 	 * the name is not replaced. */
 	rc = ck_stat_regular(path, &sb, errp);
+	if (rc < 0)
+		return -1;
 	if (rc == 0)
 		return ck_write_file_new(path, text, strlen(text), 0644, errp);
-	if (rc < 0 || sb.st_size > 0)
-		return rc < 0 ? -1 : 0;
+	if (sb.st_size > 0)
+		return 0;
 	/* Every change of index.json takes the namespace lock, so under it
 	 * an index that another process filled in meanwhile is not replaced. */
 	lockp = ck_asprintf("%s/lock", st->ns_dir);

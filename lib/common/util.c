@@ -203,14 +203,18 @@ utf8_length(const unsigned char *s, unsigned *cp)
 		*cp = s[0];
 		return 1;
 	}
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2, *cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3, *cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4, *cp = s[0] & 0x07;
-	else
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		n = 2;
+		*cp = s[0] & 0x1f;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		n = 3;
+		*cp = s[0] & 0x0f;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		n = 4;
+		*cp = s[0] & 0x07;
+	} else {
 		return 0;
+	}
 	for (i = 1; i < n; i++) {
 		if ((s[i] & 0xc0) != 0x80)
 			return 0;
@@ -306,12 +310,12 @@ ck_read_regular(const char *path, size_t max, char **data, size_t *len,
 	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		open_errno = errno;
-		if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode) &&
-		    open_errno == ENOENT)
-			return dangling(path, errp);
-		if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode) &&
-		    !S_ISLNK(st.st_mode))
-			return not_regular(path, st.st_mode, errp);
+		if (lstat(path, &st) == 0) {
+			if (S_ISLNK(st.st_mode) && open_errno == ENOENT)
+				return dangling(path, errp);
+			if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode))
+				return not_regular(path, st.st_mode, errp);
+		}
 		return ck_err_set(errp, open_errno, "open '%s'", path);
 	}
 	if (fstat(fd, &st) < 0) {

@@ -338,19 +338,6 @@ fail(struct ck_err **errp)
 	return 1;
 }
 
-/* Returns whether cmd, after the store's open failed with *errp, lists
- * nothing and succeeds: ls of a store that does not exist does, after a
- * warning. */
-static int
-list_of_nothing(const char *cmd, struct ck_err **errp)
-{
-	if (strcmp(cmd, "ls") != 0 || ck_err_code(*errp) != CK_E_NOTFOUND)
-		return 0;
-	ck_log(CK_LOG_WARNING, "%s", (*errp)->msg);
-	ck_err_free(errp);
-	return 1;
-}
-
 static int
 cmp_str(const void *a, const void *b)
 {
@@ -473,7 +460,8 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "create") == 0) {
 		rc = cmd_create(&o);
 	} else if (ck_store_open_existing(&st, o.root, o.ns, &err) < 0) {
-		rc = list_of_nothing(cmd, &err) ? 0 : fail(&err);
+		rc = strcmp(cmd, "ls") == 0 &&
+			ck_cli_list_without_store(&err) ? 0 : fail(&err);
 	} else {
 		if (strcmp(cmd, "ls") == 0)
 			rc = cmd_ls(&o, &st);

@@ -37,19 +37,19 @@ load_spec_file(const char *path, struct ck_err **errp)
 	return spec;
 }
 
-/* Returns the spec to store: given (read from --spec) when not NULL,
+/* Returns the spec to store: from_file (read from --spec) when not NULL,
  * else one built from the image with the container's ID for the cgroup
  * path and the host name. A view is read-only, so the spec's root is
  * marked read-only too. */
 static json_t *
 make_spec(struct options *o, const struct ck_store *st,
 	  const struct ck_snapshotter *sn, const struct ck_image *img,
-	  json_t *given, struct ck_err **errp)
+	  json_t *from_file, struct ck_err **errp)
 {
 	json_t *spec, *root;
 
-	if (given) {
-		spec = json_incref(given);
+	if (from_file) {
+		spec = json_incref(from_file);
 	} else {
 		o->spec.id = o->id;
 		o->spec.ns = st->ns;
@@ -76,21 +76,21 @@ create(struct options *o, const struct ck_store *st,
 	struct ck_container c = { 0 };
 	struct ck_image img;
 	char *chain_id = NULL;
-	json_t *spec = NULL, *given = NULL;
+	json_t *spec = NULL, *from_file = NULL;
 	int rc = -1;
 
 	if (ck_image_resolve(st, o->image, &img, errp) < 0)
 		return -1;
 	/* A bad spec file fails before the unpack, which keeps layers. */
 	if (o->spec_file) {
-		given = load_spec_file(o->spec_file, errp);
-		if (given == NULL)
+		from_file = load_spec_file(o->spec_file, errp);
+		if (from_file == NULL)
 			goto out;
 	}
 	if (ck_unpack_with_tool(st, sn, &img, !ck_cli_progress(0), &chain_id,
 				errp) < 0)
 		goto out;
-	spec = make_spec(o, st, sn, &img, given, errp);
+	spec = make_spec(o, st, sn, &img, from_file, errp);
 	if (spec == NULL)
 		goto out;
 	c.id = (char *)o->id;
@@ -106,7 +106,7 @@ create(struct options *o, const struct ck_store *st,
 	free(c.snapshot_key);
 	free(c.created);
 out:
-	json_decref(given);
+	json_decref(from_file);
 	json_decref(spec);
 	free(chain_id);
 	ck_image_free(&img);

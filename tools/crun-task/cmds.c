@@ -166,13 +166,8 @@ task_list(const struct task_opts *o, struct ck_err **errp)
 
 	/* A task needs a container record, so a store that does not exist
 	 * has no tasks. */
-	if (ck_store_open_existing(&st, o->root, o->ns, errp) < 0) {
-		if (ck_err_code(*errp) != CK_E_NOTFOUND)
-			return -1;
-		ck_log(CK_LOG_WARNING, "%s", (*errp)->msg);
-		ck_err_free(errp);
-		return 0;
-	}
+	if (ck_store_open_existing(&st, o->root, o->ns, errp) < 0)
+		return ck_cli_list_without_store(errp) ? 0 : -1;
 	dir = ck_asprintf("%s/%s", ck_state_dir(), st.ns);
 	d = opendir(dir);
 	while (d && (de = readdir(d)) != NULL) {

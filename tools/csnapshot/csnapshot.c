@@ -497,11 +497,8 @@ run_command(const struct options *o, const struct command *cmd,
 		rc = ck_store_open_existing(&c.st, o->root, o->ns, errp);
 	/* usage KEY names a snapshot, which a missing store lacks. */
 	if (rc < 0 && cmd->no_store == NO_STORE_EMPTY && o->n_args == 1 &&
-	    ck_err_code(*errp) == CK_E_NOTFOUND) {
-		ck_log(CK_LOG_WARNING, "%s", (*errp)->msg);
-		ck_err_free(errp);
+	    ck_cli_list_without_store(errp))
 		return 0;
-	}
 	if (rc < 0)
 		return -1;
 	rc = ck_sn_open(&c.sn, &c.st, o->snapshotter, errp);
